@@ -1,0 +1,256 @@
+"""Preference pairs: reading, validating, tokenizing through the chat template, and batching.
+
+The only place that tokenizes preference pairs. A pair file is JSONL, one object a line:
+  {"prompt": str | [{"role": ..., "content": ...}, ...], "chosen": str, "rejected": str,
+   "id": str (optional), "system": str (optional), "meta": dict (optional)}
+
+A tokenized sequence is prompt_ids + response_ids, where prompt_ids is the chat template applied to the
+prompt with the generation prompt, and response_ids is the response followed by the end-of-turn token
+exactly once. labels equal input_ids on the response and IGNORE_INDEX on the prompt.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import torch
+
+IGNORE_INDEX = -100
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file and line."""
+
+
+@dataclass
+class PreferencePair:
+    prompt: str | list[dict]
+    chosen: str
+    rejected: str
+    id: str = ""
+    system: str | None = None
+    meta: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"id": self.id, "prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected}
+        if self.system is not None:
+            out["system"] = self.system
+        if self.meta:
+            out["meta"] = self.meta
+        return out
+
+
+# ----------------------------------------------------------------------------- reading and writing
+
+def parse_pair(obj: Any, where: str) -> PreferencePair:
+    """Validate one decoded JSON object; `where` ("file:line") prefixes every error."""
+    if not isinstance(obj, dict):
+        raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    for key in ("prompt", "chosen", "rejected"):
+        if key not in obj:
+            raise DataError(f"{where}: missing field '{key}'")
+    prompt = obj["prompt"]
+    if isinstance(prompt, list):
+        for i, msg in enumerate(prompt):
+            if not (isinstance(msg, dict) and isinstance(msg.get("role"), str) and isinstance(msg.get("content"), str)):
+                raise DataError(f"{where}: field 'prompt' message {i} must be an object with string 'role' and 'content'")
+        if not prompt:
+            raise DataError(f"{where}: field 'prompt' is an empty list of messages")
+    elif not isinstance(prompt, str):
+        raise DataError(f"{where}: field 'prompt' must be a string or a list of messages, got {type(prompt).__name__}")
+    elif not prompt.strip():
+        raise DataError(f"{where}: field 'prompt' is empty")
+    for key in ("chosen", "rejected"):
+        if not isinstance(obj[key], str):
+            raise DataError(f"{where}: field '{key}' must be a string, got {type(obj[key]).__name__}")
+        if not obj[key].strip():
+            raise DataError(f"{where}: field '{key}' is an empty response")
+    if obj["chosen"].strip() == obj["rejected"].strip():
+        raise DataError(f"{where}: 'chosen' is identical to 'rejected'")
+    for key, kind in (("id", str), ("system", str), ("meta", dict)):
+        if key in obj and obj[key] is not None and not isinstance(obj[key], kind):
+            raise DataError(f"{where}: field '{key}' must be a {kind.__name__}, got {type(obj[key]).__name__}")
+    return PreferencePair(prompt=prompt, chosen=obj["chosen"], rejected=obj["rejected"], id=str(obj.get("id") or where),
+                          system=obj.get("system"), meta=obj.get("meta") or {})
+
+
+def read_pairs(path: str | os.PathLike, *, skip_invalid: bool = False) -> tuple[list[PreferencePair], list[str]]:
+    """Read a pair file. Returns (pairs, errors); errors is non-empty only with skip_invalid=True,
+    otherwise the first bad line raises DataError naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    pairs, errors = [], []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+                pairs.append(parse_pair(obj, where))
+            except DataError as e:
+                if not skip_invalid:
+                    raise
+                errors.append(str(e))
+    if not pairs:
+        raise DataError(f"{path}: no valid preference pairs")
+    return pairs, errors
+
+
+def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> None:
+    """Write dicts as JSONL to a temporary name, then rename (a crash never leaves half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def write_pairs(path: str | os.PathLike, pairs: Iterable[PreferencePair]) -> None:
+    write_jsonl(path, (p.to_json() for p in pairs))
+
+
+# ----------------------------------------------------------------------------- tokenizing
+
+def messages_for(prompt: str | list[dict], system: str | None = None) -> list[dict]:
+    """Chat messages for a prompt: a string becomes one user turn; `system` is prepended if given."""
+    msgs = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+    if system is not None and not (msgs and msgs[0]["role"] == "system"):
+        msgs = [{"role": "system", "content": system}] + msgs
+    return msgs
+
+
+def encode_prompt(tokenizer, prompt: str | list[dict], system: str | None = None) -> list[int]:
+    """Token ids of the chat template applied to the prompt, ending with the assistant header."""
+    ids = tokenizer.apply_chat_template(messages_for(prompt, system), add_generation_prompt=True, tokenize=True)
+    if isinstance(ids, dict) or hasattr(ids, "keys"):  # transformers 5 returns a BatchEncoding
+        ids = ids["input_ids"]
+    return list(ids)
+
+
+def end_of_turn_id(tokenizer) -> int:
+    """The token that closes an assistant turn (ChatML: <|im_end|>, which is also eos)."""
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    if isinstance(im_end, int) and im_end != tokenizer.unk_token_id and im_end is not None:
+        return im_end
+    return tokenizer.eos_token_id
+
+
+def encode_response(tokenizer, response: str) -> list[int]:
+    """Response ids followed by the end-of-turn token exactly once (no BOS, no doubled EOS)."""
+    eot = end_of_turn_id(tokenizer)
+    ids = tokenizer(response, add_special_tokens=False)["input_ids"]
+    while ids and ids[-1] == eot:
+        ids = ids[:-1]
+    return ids + [eot]
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """max_length bounds prompt + response; max_prompt_length bounds the prompt. A too-long prompt keeps
+    its end (the question), a too-long response keeps its start."""
+    max_length: int = 512
+    max_prompt_length: int = 256
+
+    def __post_init__(self):
+        if not 0 < self.max_prompt_length < self.max_length:
+            raise ValueError(f"need 0 < max_prompt_length ({self.max_prompt_length}) < max_length ({self.max_length})")
+
+
+def join(prompt_ids: list[int], response_ids: list[int], trunc: Truncation) -> tuple[list[int], list[int], bool]:
+    """(input_ids, labels, truncated) for one prompt + response under the truncation rule."""
+    truncated = False
+    if len(prompt_ids) + len(response_ids) > trunc.max_length:
+        truncated = True
+        if len(prompt_ids) > trunc.max_prompt_length:
+            prompt_ids = prompt_ids[-trunc.max_prompt_length:]
+        response_ids = response_ids[: trunc.max_length - len(prompt_ids)]
+    return prompt_ids + response_ids, [IGNORE_INDEX] * len(prompt_ids) + response_ids, truncated
+
+
+def tokenize_pair(tokenizer, pair: PreferencePair, trunc: Truncation) -> dict:
+    """{"chosen_input_ids", "chosen_labels", "rejected_input_ids", "rejected_labels": list[int], "truncated": bool}."""
+    prompt_ids = encode_prompt(tokenizer, pair.prompt, pair.system)
+    out: dict[str, Any] = {"truncated": False}
+    for side in ("chosen", "rejected"):
+        ids, labels, cut = join(prompt_ids, encode_response(tokenizer, getattr(pair, side)), trunc)
+        out[f"{side}_input_ids"], out[f"{side}_labels"] = ids, labels
+        out["truncated"] |= cut
+    return out
+
+
+@dataclass
+class TokenizedPairs:
+    """Tokenized pairs plus the counts that truncation must never hide."""
+    examples: list[dict]
+    ids: list[str]
+    truncated: int = 0
+    dropped: int = 0  # pairs whose chosen or rejected response was cut to nothing
+
+
+def tokenize_pairs(tokenizer, pairs: Sequence[PreferencePair], trunc: Truncation) -> TokenizedPairs:
+    examples, ids, truncated, dropped = [], [], 0, 0
+    for pair in pairs:
+        ex = tokenize_pair(tokenizer, pair, trunc)
+        if any(all(t == IGNORE_INDEX for t in ex[f"{s}_labels"]) for s in ("chosen", "rejected")):
+            dropped += 1
+            continue
+        truncated += ex["truncated"]
+        examples.append(ex)
+        ids.append(pair.id)
+    return TokenizedPairs(examples, ids, truncated, dropped)
+
+
+# ----------------------------------------------------------------------------- batching
+
+def pad(seqs: Sequence[Sequence[int]], value: int, length: int | None = None) -> torch.Tensor:
+    """Right-pad lists of ids to `length` (default: the longest) -> (B, T) long tensor."""
+    length = length or max(len(s) for s in seqs)
+    out = torch.full((len(seqs), length), value, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+    return out
+
+
+def collate(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Batch tokenized pairs, padded to the longest sequence of the batch (chosen and rejected alike,
+    so they can be concatenated): chosen_/rejected_ input_ids, attention_mask, labels, each (B, T)."""
+    length = max(len(ex[f"{s}_input_ids"]) for ex in examples for s in ("chosen", "rejected"))
+    batch = {}
+    for s in ("chosen", "rejected"):
+        batch[f"{s}_input_ids"] = pad([ex[f"{s}_input_ids"] for ex in examples], pad_id, length)
+        batch[f"{s}_attention_mask"] = pad([[1] * len(ex[f"{s}_input_ids"]) for ex in examples], 0, length)
+        batch[f"{s}_labels"] = pad([ex[f"{s}_labels"] for ex in examples], IGNORE_INDEX, length)
+    return batch
+
+
+def batch_order(lengths: Sequence[int], batch_size: int, *, seed: int, epoch: int,
+                group_by_length: bool = False) -> list[list[int]]:
+    """Indices of each batch of one epoch, shuffled from (seed, epoch) so a resumed run sees the same order.
+    With group_by_length, pairs of similar length share a batch (less padding) and the batches are shuffled."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    if group_by_length:
+        window = batch_size * 50  # sort inside large windows: similar lengths, still random across windows
+        order = [i for w in range(0, len(order), window)
+                 for i in sorted(order[w:w + window], key=lambda i: lengths[i])]
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if group_by_length:
+        rng.shuffle(batches)
+    return batches
+
+
+def iterate_batches(examples: Sequence[dict], batches: Iterable[list[int]], pad_id: int) -> Iterator[tuple[list[int], dict]]:
+    for idx in batches:
+        yield idx, collate([examples[i] for i in idx], pad_id)
