@@ -195,14 +195,14 @@ class TokenizedPairs:
     examples: list[dict]
     ids: list[str]
     truncated: int = 0
-    dropped: int = 0  # pairs whose chosen or rejected response was cut to nothing
+    dropped: int = 0  # pairs whose chosen and rejected became identical after truncation (no preference left)
 
 
 def tokenize_pairs(tokenizer, pairs: Sequence[PreferencePair], trunc: Truncation) -> TokenizedPairs:
     examples, ids, truncated, dropped = [], [], 0, 0
     for pair in pairs:
         ex = tokenize_pair(tokenizer, pair, trunc)
-        if any(all(t == IGNORE_INDEX for t in ex[f"{s}_labels"]) for s in ("chosen", "rejected")):
+        if ex["chosen_input_ids"] == ex["rejected_input_ids"]:
             dropped += 1
             continue
         truncated += ex["truncated"]

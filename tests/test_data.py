@@ -1,0 +1,125 @@
+import json
+
+import pytest
+import torch
+
+from dpo.data import (IGNORE_INDEX, DataError, PreferencePair, Truncation, batch_order, collate, encode_prompt,
+                      encode_response, end_of_turn_id, read_pairs, tokenize_pair, tokenize_pairs, write_pairs)
+
+GOOD = {"prompt": "Which fridge should I buy?", "chosen": "The A-class one.", "rejected": "The cheapest one."}
+
+
+def write_lines(path, lines):
+    path.write_text("".join(lines))
+    return path
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("{not json", "not valid JSON"),
+    (json.dumps({"prompt": "p", "chosen": "c"}), "missing field 'rejected'"),
+    (json.dumps({"prompt": 3, "chosen": "c", "rejected": "r"}), "field 'prompt' must be a string or a list"),
+    (json.dumps({"prompt": "p", "chosen": ["c"], "rejected": "r"}), "field 'chosen' must be a string"),
+    (json.dumps({"prompt": "p", "chosen": "  ", "rejected": "r"}), "field 'chosen' is an empty response"),
+    (json.dumps({"prompt": "p", "chosen": "same", "rejected": "same "}), "'chosen' is identical to 'rejected'"),
+    (json.dumps({"prompt": [{"role": "user"}], "chosen": "c", "rejected": "r"}), "message 0 must be an object"),
+    (json.dumps({"prompt": "p", "chosen": "c", "rejected": "r", "meta": []}), "field 'meta' must be a dict"),
+    (json.dumps(["p", "c", "r"]), "expected a JSON object"),
+])
+def test_bad_line_names_file_line_and_problem(tmp_path, bad, message):
+    path = write_lines(tmp_path / "pairs.jsonl", [json.dumps(GOOD) + "\n", "\n", bad + "\n"])
+    with pytest.raises(DataError) as err:
+        read_pairs(path)
+    assert f"{path}:3: " in str(err.value) and message in str(err.value)
+    pairs, errors = read_pairs(path, skip_invalid=True)
+    assert len(pairs) == 1 and len(errors) == 1 and f"{path}:3" in errors[0]
+
+
+def test_missing_file_and_empty_file(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        read_pairs(tmp_path / "nope.jsonl")
+    with pytest.raises(DataError, match="no valid preference pairs"):
+        read_pairs(write_lines(tmp_path / "empty.jsonl", ["\n"]))
+
+
+def test_write_then_read_round_trip(tmp_path):
+    pairs = [PreferencePair(prompt=[{"role": "user", "content": "hi"}], chosen="a", rejected="b", id="x",
+                            system="Be kind.", meta={"domain": "products"})]
+    write_pairs(tmp_path / "p.jsonl", pairs)
+    assert read_pairs(tmp_path / "p.jsonl")[0] == pairs
+
+
+def test_response_has_exactly_one_end_of_turn_and_prompt_one_bos(tiny):
+    _, tok = tiny
+    eot = end_of_turn_id(tok)
+    for text in ("Buy the A-class.", "Buy the A-class.<|im_end|>", "Buy the A-class.<|im_end|><|im_end|>"):
+        ids = encode_response(tok, text)
+        assert ids[-1] == eot and ids.count(eot) == 1
+        assert tok.bos_token_id not in ids
+    ex = tokenize_pair(tok, PreferencePair(**GOOD), Truncation(512, 256))
+    ids = ex["chosen_input_ids"]
+    assert ids[0] == tok.bos_token_id and ids[1] != tok.bos_token_id
+    assert tok.decode(ids).endswith("<|im_start|>assistant\nThe A-class one.<|im_end|>")
+
+
+@pytest.mark.real_model
+def test_real_tokenizer_no_doubled_special_tokens(smollm2):
+    _, tok = smollm2
+    ex = tokenize_pair(tok, PreferencePair(**GOOD, system="You advise on purchases."), Truncation(512, 256))
+    ids = ex["chosen_input_ids"]
+    assert ids[:2] != [tok.bos_token_id, tok.bos_token_id]
+    assert ids[-1] == tok.eos_token_id and ids[-2] != tok.eos_token_id
+    assert tok.decode(ids).count("<|im_start|>system") == 1  # our system prompt replaces the default one
+
+
+def test_labels_mask_the_prompt_only(tiny):
+    _, tok = tiny
+    pair = PreferencePair(**GOOD)
+    ex = tokenize_pair(tok, pair, Truncation(512, 256))
+    n_prompt = len(encode_prompt(tok, pair.prompt))
+    assert ex["chosen_labels"][:n_prompt] == [IGNORE_INDEX] * n_prompt
+    assert ex["chosen_labels"][n_prompt:] == ex["chosen_input_ids"][n_prompt:]
+
+
+def test_truncation_keeps_prompt_end_and_response_start_and_counts(tiny):
+    _, tok = tiny
+    long_prompt = "filler " * 60 + "QUESTION?"
+    pair = PreferencePair(prompt=long_prompt, chosen="START " + "x" * 300, rejected="short no")
+    trunc = Truncation(max_length=120, max_prompt_length=50)
+    ex = tokenize_pair(tok, pair, trunc)
+    assert len(ex["chosen_input_ids"]) == 120 and ex["truncated"]
+    text = tok.decode(ex["chosen_input_ids"])
+    assert "QUESTION?" in text and "START" in text and not text.startswith("<|im_start|>user")
+    tp = tokenize_pairs(tok, [pair, PreferencePair(**GOOD)], trunc)
+    assert tp.truncated == 1 and tp.dropped == 0 and len(tp.examples) == 2
+
+
+def test_pair_dropped_when_truncation_makes_chosen_equal_rejected(tiny):
+    _, tok = tiny
+    same_start = "Both answers start the same way for a long while. " * 4
+    pair = PreferencePair(prompt="q", chosen=same_start + "Then A.", rejected=same_start + "Then B.")
+    assert tokenize_pairs(tok, [pair], Truncation(max_length=1024, max_prompt_length=64)).dropped == 0
+    tp = tokenize_pairs(tok, [pair, PreferencePair(**GOOD)], Truncation(max_length=100, max_prompt_length=64))
+    assert tp.dropped == 1 and len(tp.examples) == 1 and tp.ids == [PreferencePair(**GOOD).id]
+
+
+def test_collate_pads_to_longest_in_batch_not_max_length(tiny):
+    _, tok = tiny
+    trunc = Truncation(1024, 256)
+    exs = [tokenize_pair(tok, PreferencePair(**GOOD), trunc),
+           tokenize_pair(tok, PreferencePair(prompt="q", chosen="a much longer chosen answer", rejected="b"), trunc)]
+    batch = collate(exs, tok.pad_token_id)
+    longest = max(len(e[f"{s}_input_ids"]) for e in exs for s in ("chosen", "rejected"))
+    assert batch["chosen_input_ids"].shape == batch["rejected_input_ids"].shape == (2, longest) and longest < 1024
+    assert torch.equal(batch["chosen_attention_mask"].sum(1), torch.tensor([len(e["chosen_input_ids"]) for e in exs]))
+    assert (batch["rejected_labels"][batch["rejected_attention_mask"] == 0] == IGNORE_INDEX).all()
+
+
+def test_batch_order_deterministic_complete_and_grouped():
+    lengths = [(i * 37) % 101 for i in range(400)]
+    a = batch_order(lengths, 8, seed=1, epoch=0)
+    assert a == batch_order(lengths, 8, seed=1, epoch=0) and a != batch_order(lengths, 8, seed=1, epoch=1)
+    assert sorted(i for b in a for i in b) == list(range(400))
+    grouped = batch_order(lengths, 8, seed=1, epoch=0, group_by_length=True)
+    assert sorted(i for b in grouped for i in b) == list(range(400))
+    padding = lambda batches: sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)  # noqa: E731
+    assert padding(grouped) < padding(a) / 3
