@@ -1,0 +1,115 @@
+"""Sequence log-probs of responses: log pi(y | x) summed and averaged over the response tokens.
+
+Position t of the logits predicts token t + 1, so the log-prob of a sequence is
+    sum_t [labels[t+1] != IGNORE_INDEX] * log_softmax(logits[t])[labels[t+1]],
+which leaves out the prompt and the padding (their labels are IGNORE_INDEX, see dpo.data).
+
+Memory: the log-softmax is computed in float32 (a bf16 log-softmax loses digits), but never over the whole
+(B, T, V) logits at once. Only response positions are scored, in chunks of at most CHUNK_BYTES of float32
+logits; each chunk runs under activation checkpointing when gradients are on, so the backward pass
+recomputes one chunk's logits at a time instead of keeping all of them. For models whose logits are just
+the output head applied to the last hidden states (Llama, Mistral, Qwen, Phi-3), forward_logps never builds
+the (B, T, V) logits at all: it runs the model body to (B, T, H) and applies the head per chunk.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch.utils.checkpoint import checkpoint
+
+from dpo.data import IGNORE_INDEX
+
+CHUNK_BYTES = 1 << 26  # float32 logits per chunk: 64 MiB (341 tokens at vocabulary 49152)
+PLAIN_HEAD_MODELS = frozenset({"llama", "mistral", "qwen2", "qwen3", "phi3"})  # logits = lm_head(hidden)
+
+
+@dataclass
+class SequenceLogps:
+    """Per-sequence response log-probs, each (B,) float32: `sum` over response tokens, `mean` = sum / count,
+    `count` the number of response tokens."""
+    sum: torch.Tensor
+    mean: torch.Tensor
+    count: torch.Tensor
+
+    def select(self, index) -> "SequenceLogps":
+        """The rows at `index` (a slice, a list of ints or an index tensor)."""
+        if isinstance(index, (list, tuple)):
+            index = torch.as_tensor(index, dtype=torch.long, device=self.sum.device)
+        return SequenceLogps(self.sum[index], self.mean[index], self.count[index])
+
+    def to(self, device: torch.device | str) -> "SequenceLogps":
+        return SequenceLogps(self.sum.to(device), self.mean.to(device), self.count.to(device))
+
+
+def sequence_logps(logits: torch.Tensor, labels: torch.Tensor, *, chunk_tokens: int | None = None) -> SequenceLogps:
+    """Log-probs of the labelled tokens from full logits (B, T, V) and labels (B, T) (shifted inside)."""
+    rows, cols, targets = _response_positions(labels)
+    token_logps = _chunked_token_logps(lambda sl: logits[rows[sl], cols[sl]], targets,
+                                       chunk_tokens or _default_chunk(logits.shape[-1]))
+    return _reduce(token_logps, rows, labels.shape[0])
+
+
+def forward_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                  labels: torch.Tensor, *, chunk_tokens: int | None = None) -> SequenceLogps:
+    """Run a causal LM on (B, T) right-padded inputs and return the response log-probs, memory-bounded.
+
+    Works with LoRA-injected models and with transformers' gradient checkpointing (the body's layers
+    checkpoint themselves), and under torch.autocast (the head runs in the autocast dtype, the
+    log-softmax in float32).
+    """
+    if getattr(model.config, "model_type", None) not in PLAIN_HEAD_MODELS:
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+        return sequence_logps(logits, labels, chunk_tokens=chunk_tokens)
+    head = model.get_output_embeddings()
+    hidden = model.get_decoder()(input_ids=input_ids, attention_mask=attention_mask,
+                                 use_cache=False).last_hidden_state  # (B, T, H)
+    rows, cols, targets = _response_positions(labels)
+    scored = hidden[rows, cols]  # (N, H): only positions that predict a response token
+    token_logps = _chunked_token_logps(lambda sl: head(scored[sl]), targets,
+                                       chunk_tokens or _default_chunk(head.out_features))
+    return _reduce(token_logps, rows, labels.shape[0])
+
+
+def concatenated_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], *,
+                         chunk_tokens: int | None = None) -> tuple[SequenceLogps, SequenceLogps]:
+    """(chosen, rejected) log-probs of a dpo.data.collate batch in one forward pass over the 2B sequences."""
+    device = next(model.parameters()).device
+    joined = {key: torch.cat([batch[f"chosen_{key}"], batch[f"rejected_{key}"]]).to(device)
+              for key in ("input_ids", "attention_mask", "labels")}
+    out = forward_logps(model, joined["input_ids"], joined["attention_mask"], joined["labels"],
+                        chunk_tokens=chunk_tokens)
+    n = batch["chosen_input_ids"].shape[0]
+    return out.select(slice(0, n)), out.select(slice(n, 2 * n))
+
+
+def _response_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(rows, cols, targets), each (N,): position (row, col) predicts targets = labels[row, col + 1]."""
+    nxt = labels[:, 1:]
+    rows, cols = (nxt != IGNORE_INDEX).nonzero(as_tuple=True)
+    return rows, cols, nxt[rows, cols]
+
+
+def _chunked_token_logps(logits_of: Callable[[slice], torch.Tensor], targets: torch.Tensor,
+                         chunk: int) -> torch.Tensor:
+    """(N,) float32 log-probs of `targets`; logits_of(slice) returns the (n, V) logits of those positions."""
+    def piece(sl: slice) -> torch.Tensor:
+        logits = logits_of(sl).float()
+        return logits.gather(-1, targets[sl, None]).squeeze(-1) - logits.logsumexp(-1)
+
+    parts = []
+    for start in range(0, targets.shape[0], chunk):
+        sl = slice(start, start + chunk)
+        parts.append(checkpoint(piece, sl, use_reentrant=False) if torch.is_grad_enabled() else piece(sl))
+    return torch.cat(parts) if parts else targets.new_zeros(0, dtype=torch.float32)
+
+
+def _reduce(token_logps: torch.Tensor, rows: torch.Tensor, batch: int) -> SequenceLogps:
+    total = torch.zeros(batch, dtype=torch.float32, device=token_logps.device).index_add(0, rows, token_logps)
+    count = torch.bincount(rows, minlength=batch).to(torch.float32)
+    return SequenceLogps(total, total / count.clamp(min=1), count)
+
+
+def _default_chunk(vocab: int) -> int:
+    return max(1, CHUNK_BYTES // (4 * vocab))
