@@ -1,0 +1,170 @@
+"""Reference log-probs, computed once and cached on disk: the main speed lever of DPO with a frozen reference.
+
+One inference-mode pass of the reference model (the base, before LoRA is injected) over all tokenized pairs,
+sorted by length so batches carry little padding, writes a safetensors file
+    <cache_dir>/reference-<key[:24]>.safetensors
+with tensors chosen_sum, chosen_mean, chosen_count, rejected_sum, rejected_mean, rejected_count (each (N,)).
+
+The key is a SHA-256 of everything that changes the numbers: the model weights (dpo.models.model_identity),
+the token ids and labels of every example (so the tokenizer, chat template, data, max lengths and truncation
+mode all enter through what they produce), the precision, the device type and FORMAT_VERSION. The file's
+metadata holds the full key and a SHA-256 of its tensors; a file that cannot be read, or whose key, checksum,
+shapes or token counts do not match, is reported and recomputed, never used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from tqdm.auto import tqdm
+
+from dpo.data import IGNORE_INDEX, collate
+from dpo.logprobs import SequenceLogps, concatenated_forward
+from dpo.lora import lora_layers
+from dpo.models import model_identity
+from dpo.precision import autocast, check_precision
+
+FORMAT_VERSION = 1
+_SIDES = ("chosen", "rejected")
+_FIELDS = ("sum", "mean", "count")
+
+
+@dataclass
+class ReferenceLogps:
+    """Reference log-probs of every example, in the order of `examples`; `path` is the cache file (or None)."""
+    chosen: SequenceLogps
+    rejected: SequenceLogps
+    key: str
+    path: Path | None = None
+    from_cache: bool = False
+
+    def select(self, indices: Sequence[int] | torch.Tensor) -> tuple[SequenceLogps, SequenceLogps]:
+        """(chosen, rejected) of the examples at `indices` (a batch)."""
+        return self.chosen.select(indices), self.rejected.select(indices)
+
+
+def cache_key(model: torch.nn.Module, examples: Sequence[dict], precision: str, device: str | torch.device) -> str:
+    """SHA-256 hex of model weights, examples' ids and labels, precision, device type and format version."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"format": FORMAT_VERSION, "precision": precision, "device": torch.device(device).type,
+                         "model": model_identity(model), "examples": len(examples)}).encode())
+    for ex in examples:
+        for side in _SIDES:
+            for field in ("input_ids", "labels"):
+                h.update(json.dumps(ex[f"{side}_{field}"]).encode())
+    return h.hexdigest()
+
+
+def cache_path(cache_dir: str | os.PathLike, key: str) -> Path:
+    return Path(cache_dir) / f"reference-{key[:24]}.safetensors"
+
+
+def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id: int,
+                    cache_dir: str | os.PathLike | None, precision: str = "fp32", batch_size: int = 16,
+                    device: str | torch.device = "cpu") -> ReferenceLogps:
+    """Reference log-probs of tokenized pairs (dpo.data.tokenize_pairs(...).examples): from the cache in
+    `cache_dir` when a valid file for this key exists, else computed and cached (cache_dir=None: not cached)."""
+    check_precision(precision)
+    if not examples:
+        raise ValueError("reference_logps: no examples")
+    if lora_layers(model):
+        raise ValueError("reference_logps: the model has LoRA layers; compute reference log-probs on the base "
+                         "model before inject_lora")
+    key = cache_key(model, examples, precision, device)
+    path = cache_path(cache_dir, key) if cache_dir is not None else None
+    if path is not None and path.exists():
+        try:
+            chosen, rejected = _read(path, key, examples)
+            return ReferenceLogps(chosen, rejected, key, path, from_cache=True)
+        except CacheError as e:
+            print(f"reference cache {path} is unusable ({e}); recomputing", file=sys.stderr)
+    chosen, rejected = compute_logps(model, examples, pad_id=pad_id, precision=precision,
+                                     batch_size=batch_size, device=device)
+    if path is not None:
+        _write(path, key, chosen, rejected)
+    return ReferenceLogps(chosen, rejected, key, path)
+
+
+def compute_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id: int, precision: str = "fp32",
+                  batch_size: int = 16, device: str | torch.device = "cpu") -> tuple[SequenceLogps, SequenceLogps]:
+    """(chosen, rejected) log-probs of every example (N,), in inference mode, batched longest first,
+    returned in the order of `examples` on the CPU."""
+    order = sorted(range(len(examples)), key=lambda i: -max(len(examples[i][f"{s}_input_ids"]) for s in _SIDES))
+    out = {(s, f): torch.empty(len(examples), dtype=torch.float32) for s in _SIDES for f in _FIELDS}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), autocast(device, precision):
+            for start in tqdm(range(0, len(order), batch_size), desc="reference log-probs", unit="batch",
+                              file=sys.stderr):
+                idx = order[start:start + batch_size]
+                for side, logps in zip(_SIDES, concatenated_forward(model, collate([examples[i] for i in idx], pad_id))):
+                    for field in _FIELDS:
+                        out[side, field][idx] = getattr(logps, field).float().cpu()
+    finally:
+        model.train(was_training)
+    return tuple(SequenceLogps(*(out[side, f] for f in _FIELDS)) for side in _SIDES)
+
+
+# ----------------------------------------------------------------------------- cache file
+
+class CacheError(ValueError):
+    """A cache file that must not be used."""
+
+
+def _tensors(chosen: SequenceLogps, rejected: SequenceLogps) -> dict[str, torch.Tensor]:
+    return {f"{side}_{f}": getattr(logps, f).contiguous() for side, logps in zip(_SIDES, (chosen, rejected))
+            for f in _FIELDS}
+
+
+def _checksum(tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        h.update(name.encode() + tensors[name].numpy().tobytes())
+    return h.hexdigest()
+
+
+def _write(path: Path, key: str, chosen: SequenceLogps, rejected: SequenceLogps) -> None:
+    """Save to a temporary name in the same folder, then rename."""
+    tensors = _tensors(chosen, rejected)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        save_file(tensors, tmp, metadata={"key": key, "format_version": str(FORMAT_VERSION),
+                                          "examples": str(len(chosen.sum)), "checksum": _checksum(tensors)})
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _read(path: Path, key: str, examples: Sequence[dict]) -> tuple[SequenceLogps, SequenceLogps]:
+    """Load and check a cache file against the expected key and the examples; CacheError if anything is off."""
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+    except Exception as e:  # safetensors raises its own error types on a truncated or damaged file
+        raise CacheError(f"cannot read it: {type(e).__name__}: {e}") from e
+    if meta.get("key") != key:
+        raise CacheError("its key does not match")
+    expected = {f"{side}_{f}" for side in _SIDES for f in _FIELDS}
+    if set(tensors) != expected or any(t.shape != (len(examples),) or t.dtype != torch.float32
+                                       for t in tensors.values()):
+        raise CacheError("its tensors have the wrong names, shapes or dtypes")
+    if meta.get("checksum") != _checksum(tensors):
+        raise CacheError("its checksum does not match its contents")
+    for side in _SIDES:
+        counts = torch.tensor([sum(t != IGNORE_INDEX for t in ex[f"{side}_labels"][1:]) for ex in examples],
+                              dtype=torch.float32)
+        if not torch.equal(tensors[f"{side}_count"], counts):
+            raise CacheError(f"its {side} token counts do not match the examples")
+    return tuple(SequenceLogps(*(tensors[f"{side}_{f}"] for f in _FIELDS)) for side in _SIDES)
