@@ -1,0 +1,204 @@
+"""One training run, from settings to a run folder:
+
+  pairs (strategy or --data) -> tokenize -> reference log-probs (cached) -> LoRA -> fit -> adapter/
+
+Run folder: config.json (every setting, versions, git commit, data hashes), metrics.jsonl,
+checkpoints/step-*/, adapter/ (PEFT format) or model/ (full fine-tune).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import TrainConfig
+from .data import PreferencePair, Truncation, read_pairs, tokenize_pairs
+from .lora import LoRAConfig, export_merged, inject_lora, save_adapter
+from .loss import REFERENCE_FREE
+from .models import load_model
+from .precision import configure_device
+from .reference import reference_logps
+from .tracking import MetricsLog
+from .trainer import fit
+
+LEGENDS_FILE = Path("data/legends/legends.jsonl")
+
+
+def strategy_files(cfg: TrainConfig) -> tuple[list[Path], list[Path]]:
+    """(train files, eval files). --data replaces the strategy's training data (then eval pairs come only
+    from --eval-data); otherwise the strategy's train and validation splits are used."""
+    if cfg.data:
+        return [Path(p) for p in cfg.data], [Path(p) for p in cfg.eval_data]
+    train, evals = [], []
+    if cfg.strategy in ("exposure", "mixed"):
+        from exposure.builder import ensure_built
+        built = ensure_built()
+        train.append(built["train"])
+        evals.append(built["validation"])
+    if cfg.strategy in ("legends", "mixed"):
+        if not LEGENDS_FILE.exists():
+            raise FileNotFoundError(f"{LEGENDS_FILE} does not exist: write legends first with "
+                                    "`python generate.py --n 5000`, or pass --data FILE")
+        from legends.pairs import ensure_pairs
+        built = ensure_pairs(LEGENDS_FILE, LEGENDS_FILE.parent / "pairs")
+        train.append(built["train"])
+        evals.append(built["validation"])
+    return train, [Path(p) for p in cfg.eval_data] or evals
+
+
+def load_pairs(files: list[Path], cfg: TrainConfig, limit: int, *, weights: list[float] | None = None) -> tuple[list[PreferencePair], int]:
+    """Read pair files; keep a seeded sample of `limit` pairs (0 = all), drawn from each file in proportion
+    to `weights` (mixed strategy). Returns (pairs, invalid lines skipped)."""
+    rng = random.Random(cfg.seed)
+    per_file, skipped = [], 0
+    for f in files:
+        pairs, errors = read_pairs(f, skip_invalid=cfg.skip_invalid)
+        for e in errors[:5]:
+            print(f"warning: skipped {e}", file=sys.stderr)
+        skipped += len(errors)
+        per_file.append(pairs)
+    if weights is None:
+        pool = [p for pairs in per_file for p in pairs]
+        return (rng.sample(pool, limit) if 0 < limit < len(pool) else pool), skipped
+    total = limit or sum(len(p) for p in per_file)
+    out = []
+    for pairs, w in zip(per_file, weights):
+        k = min(len(pairs), round(total * w))
+        out += rng.sample(pairs, k)
+    rng.shuffle(out)
+    return out, skipped
+
+
+def run_training(cfg: TrainConfig) -> Path:
+    """Train per `cfg`; returns the run folder."""
+    run_dir = Path(cfg.resume or cfg.out or f"runs/{cfg.strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if not cfg.resume and (run_dir / "checkpoints").exists():
+        raise FileExistsError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
+    cfg = dataclasses.replace(cfg, out=str(run_dir))
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    configure_device(device)
+
+    train_files, eval_files = strategy_files(cfg)
+    weights = [1 - cfg.mix, cfg.mix] if cfg.strategy == "mixed" and not cfg.data else None
+    train_pairs, skipped = load_pairs(train_files, cfg, cfg.max_train_pairs, weights=weights)
+    eval_pairs, eval_skipped = load_pairs(eval_files, cfg, cfg.max_eval_pairs) if eval_files else ([], 0)
+    model, tokenizer = load_model(cfg.model, cache_dir=cfg.cache_dir or None)
+    model.to(device)
+    trunc = Truncation(cfg.max_length, cfg.max_prompt_length)
+    train, evals = tokenize_pairs(tokenizer, train_pairs, trunc), tokenize_pairs(tokenizer, eval_pairs, trunc)
+    print(f"pairs: {len(train.examples)} train ({train.truncated} truncated, {train.dropped} dropped, {skipped} invalid "
+          f"skipped), {len(evals.examples)} eval ({evals.truncated} truncated, {evals.dropped} dropped)", file=sys.stderr)
+    if not train.examples:
+        raise ValueError("no training pairs left after truncation")
+
+    ref_train = ref_eval = None
+    if cfg.loss not in REFERENCE_FREE:
+        ref_dir = Path(cfg.cache_dir or os.environ.get("COMMONGOOD_CACHE", "") or "~/.cache/commongood-dpo").expanduser() / "reference"
+        ref = lambda examples: reference_logps(model, examples, pad_id=tokenizer.pad_token_id, cache_dir=ref_dir,  # noqa: E731
+                                               precision=cfg.precision, batch_size=cfg.ref_batch_size, device=device)
+        ref_train = ref(train.examples)
+        ref_eval = ref(evals.examples) if evals.examples else None
+
+    disable_dropout(model)
+    if cfg.full_finetune:
+        model.requires_grad_(True)
+    else:
+        torch.manual_seed(cfg.seed)  # LoRA A init
+        inject_lora(model, lora_config(cfg))
+    if cfg.gradient_checkpointing:
+        enable_activation_checkpointing(model)
+
+    write_run_config(run_dir, cfg, model, {
+        "train_files": [file_record(f) for f in train_files], "eval_files": [file_record(f) for f in eval_files],
+        "train_pairs": len(train.examples), "eval_pairs": len(evals.examples), "truncated": train.truncated,
+        "dropped": train.dropped, "invalid_skipped": skipped + eval_skipped})
+    log = MetricsLog(run_dir, wandb_project=cfg.wandb_project if cfg.wandb else "", wandb_run_name=cfg.wandb_run_name,
+                     config=dataclasses.asdict(cfg))
+    try:
+        fit(model, cfg, train_examples=train.examples, eval_examples=evals.examples, pad_id=tokenizer.pad_token_id,
+            run_dir=run_dir, device=device, ref_train=ref_train, ref_eval=ref_eval, log=log)
+    finally:
+        log.finish()
+    if cfg.full_finetune:
+        model.save_pretrained(run_dir / "model")
+        tokenizer.save_pretrained(run_dir / "model")
+    else:
+        save_adapter(model, run_dir / "adapter", base_model_name=cfg.model)
+    return run_dir
+
+
+def lora_config(cfg: TrainConfig) -> LoRAConfig:
+    return LoRAConfig(r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout, targets=tuple(cfg.lora_targets),
+                      rslora=cfg.rslora)
+
+
+def enable_activation_checkpointing(model) -> None:
+    """Non-reentrant activation checkpointing of every decoder layer. Inputs are made to require grad too:
+    with frozen embeddings, reentrant checkpointing would otherwise give the LoRA adapters no gradient."""
+    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    model.enable_input_require_grads()
+    model.config.use_cache = False
+
+
+def disable_dropout(model: torch.nn.Module) -> None:
+    """DPO compares log-probs of two forwards: dropout noise would bias the comparison."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    for attr in ("attention_dropout", "hidden_dropout", "dropout"):
+        if isinstance(getattr(model.config, attr, None), float):
+            setattr(model.config, attr, 0.0)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def file_record(path: Path) -> dict:
+    return {"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+
+
+def write_run_config(run_dir: Path, cfg: TrainConfig, model, data: dict) -> None:
+    import transformers
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = {
+        "config": dataclasses.asdict(cfg),
+        "data": data,
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "transformers": transformers.__version__},
+        "git": git_commit(),
+        "command": sys.argv,
+    }
+    tmp = run_dir / ".config.json.tmp"
+    tmp.write_text(json.dumps(record, indent=2))
+    os.replace(tmp, run_dir / "config.json")
+
+
+def git_commit() -> dict:
+    here = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True).stdout.strip())
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}

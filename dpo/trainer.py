@@ -1,0 +1,251 @@
+"""The DPO training loop: concatenated_forward -> preference_loss -> step. Everything else is passed in.
+
+One optimizer step = `grad_accum` micro-batches of `batch_size` pairs. The learning rate warms up
+linearly for `warmup_steps`, then decays on a cosine to 0 at the last step. Checkpoints hold the
+trainable weights, optimizer, scheduler, scaler, data position and every RNG state, so a resumed run
+continues exactly (bit-identical on the CPU).
+"""
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from .config import TrainConfig
+from .data import batch_order, collate
+from .logprobs import SequenceLogps, concatenated_forward
+from .loss import REFERENCE_FREE, preference_loss
+from .precision import autocast, grad_scaler
+from .reference import ReferenceLogps
+from .tracking import MetricsLog
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainState:
+    step: int = 0  # optimizer steps done
+    epoch: int = 0  # epoch of the next micro-batch
+    position: int = 0  # micro-batches of that epoch already consumed
+    tokens: int = 0  # non-padding tokens seen
+
+
+def warmup_cosine(warmup_steps: int, total_steps: int):
+    """lr multiplier: (s+1)/warmup for s < warmup, then 0.5 * (1 + cos(pi * progress)) down to 0."""
+    def factor(s: int) -> float:
+        if s < warmup_steps:
+            return (s + 1) / warmup_steps
+        progress = (s - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return factor
+
+
+def pair_loss(model, batch: dict, ref: tuple[SequenceLogps, SequenceLogps] | None, cfg: TrainConfig):
+    """Mean DPO loss of a batch and its metrics (community names: rewards/chosen, logps/chosen, ...)."""
+    chosen, rejected = concatenated_forward(model, batch)
+    ref_chosen, ref_rejected = ref if ref is not None else (None, None)
+    losses, chosen_rewards, rejected_rewards = preference_loss(
+        chosen.sum, rejected.sum,
+        ref_chosen.sum if ref_chosen is not None else None, ref_rejected.sum if ref_rejected is not None else None,
+        beta=cfg.beta, loss_type=cfg.loss, label_smoothing=cfg.label_smoothing, simpo_gamma=cfg.simpo_gamma,
+        sft_weight=cfg.sft_weight,
+        policy_chosen_logps_mean=chosen.mean, policy_rejected_logps_mean=rejected.mean,
+        ref_chosen_logps_mean=ref_chosen.mean if ref_chosen is not None else None,
+        ref_rejected_logps_mean=ref_rejected.mean if ref_rejected is not None else None,
+    )
+    loss = losses.mean()
+    metrics = {
+        "loss": loss.detach(),
+        "rewards/chosen": chosen_rewards.mean(),
+        "rewards/rejected": rejected_rewards.mean(),
+        "rewards/accuracies": (chosen_rewards > rejected_rewards).float().mean(),
+        "rewards/margins": (chosen_rewards - rejected_rewards).mean(),
+        "logps/chosen": chosen.sum.detach().mean(),
+        "logps/rejected": rejected.sum.detach().mean(),
+    }
+    return loss, metrics
+
+
+def micro_batches(lengths: Sequence[int], cfg: TrainConfig, state: TrainState) -> Iterator[tuple[list[int], int, int]]:
+    """(indices, epoch, position after it) from the state's position on, across epochs, forever."""
+    epoch, position = state.epoch, state.position
+    while True:
+        batches = batch_order(lengths, cfg.batch_size, seed=cfg.seed, epoch=epoch, group_by_length=cfg.group_by_length)
+        for i in range(position, len(batches)):
+            yield batches[i], epoch, i + 1
+        epoch, position = epoch + 1, 0
+
+
+def total_steps(n_pairs: int, cfg: TrainConfig) -> int:
+    if cfg.max_steps:
+        return cfg.max_steps
+    return cfg.epochs * math.ceil(math.ceil(n_pairs / cfg.batch_size) / cfg.grad_accum)
+
+
+def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[dict], eval_examples: Sequence[dict],
+        pad_id: int, run_dir: Path, device: torch.device, ref_train: ReferenceLogps | None = None,
+        ref_eval: ReferenceLogps | None = None, log: MetricsLog | None = None) -> dict:
+    """Train `model` (its trainable parameters) on tokenized pairs; returns the last logged metrics.
+
+    Resumes from the newest checkpoint in run_dir/checkpoints if there is one. Ctrl-C saves the last
+    completed step and re-raises; a non-finite loss or gradient raises TrainingDiverged.
+    """
+    if cfg.loss not in REFERENCE_FREE and (ref_train is None or (eval_examples and ref_eval is None)):
+        raise ValueError(f"loss {cfg.loss!r} needs reference log-probs")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters")
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                  fused=device.type in ("cpu", "cuda"))
+    steps = total_steps(len(train_examples), cfg)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(cfg.warmup_steps, steps))
+    scaler = grad_scaler(device, cfg.precision)
+    state = TrainState()
+    ckpt_dir = run_dir / "checkpoints"
+    last = latest_checkpoint(ckpt_dir)
+    if last is not None:
+        state = load_checkpoint(last, model, optimizer, scheduler, scaler)
+    log = log or MetricsLog(run_dir)
+    log.truncate_after(state.step)
+
+    lengths = [len(ex["chosen_input_ids"]) + len(ex["rejected_input_ids"]) for ex in train_examples]
+    stream = micro_batches(lengths, cfg, state)
+    model.train()
+    metrics: dict = {}
+    bar = tqdm(total=steps, initial=state.step, desc="train", unit="step", dynamic_ncols=True)
+    try:
+        while state.step < steps:
+            t0 = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            sums: dict[str, float] = {}
+            tokens = 0
+            for _ in range(cfg.grad_accum):
+                idx, epoch, position = next(stream)
+                batch = {k: v.to(device) for k, v in collate([train_examples[i] for i in idx], pad_id).items()}
+                with autocast(device, cfg.precision):
+                    loss, m = pair_loss(model, batch, ref_train.select(idx) if ref_train else None, cfg)
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(f"step {state.step + 1}: loss is {loss.item()}; stopped. "
+                                           f"Last good checkpoint: {latest_checkpoint(ckpt_dir) or 'none'}")
+                scaler.scale(loss / cfg.grad_accum).backward()
+                for k, v in m.items():
+                    sums[k] = sums.get(k, 0.0) + float(v) / cfg.grad_accum
+                tokens += int(batch["chosen_attention_mask"].sum() + batch["rejected_attention_mask"].sum())
+            scaler.unscale_(optimizer)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
+            if not math.isfinite(grad_norm) and not scaler.is_enabled():  # fp16 skips such steps by itself
+                raise TrainingDiverged(f"step {state.step + 1}: gradient norm is {grad_norm}; stopped. "
+                                       f"Last good checkpoint: {latest_checkpoint(ckpt_dir) or 'none'}")
+            lr = scheduler.get_last_lr()[0]
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            state.step, state.epoch, state.position, state.tokens = state.step + 1, epoch, position, state.tokens + tokens
+            elapsed = time.perf_counter() - t0
+            metrics = {**sums, "grad_norm": grad_norm, "lr": lr, "tokens_per_second": tokens / elapsed,
+                       "step_time": elapsed, "epoch": epoch}
+            if state.step % cfg.eval_every == 0 or state.step == steps:
+                metrics.update(evaluate_pairs(model, eval_examples, ref_eval, cfg, pad_id, device))
+            log.log(metrics, state.step)
+            bar.update()
+            bar.set_postfix(loss=f"{sums['loss']:.4f}", acc=f"{sums['rewards/accuracies']:.2f}", s_per_step=f"{elapsed:.2f}")
+            if state.step % cfg.save_every == 0 or state.step == steps:
+                save_checkpoint(ckpt_dir, model, optimizer, scheduler, scaler, state, cfg)
+    except KeyboardInterrupt:
+        if state.step and (latest_checkpoint(ckpt_dir) or Path()).name != f"step-{state.step:06d}":
+            save_checkpoint(ckpt_dir, model, optimizer, scheduler, scaler, state, cfg)
+        bar.write(f"interrupted: saved step {state.step}; continue with --resume {run_dir}")
+        raise
+    finally:
+        bar.close()
+    model.eval()
+    return metrics
+
+
+@torch.no_grad()
+def evaluate_pairs(model, examples: Sequence[dict], ref: ReferenceLogps | None, cfg: TrainConfig,
+                   pad_id: int, device: torch.device) -> dict:
+    """Loss and reward metrics on held-out pairs, averaged over pairs, under `eval/`."""
+    if not examples:
+        return {}
+    was_training = model.training
+    model.eval()
+    totals: dict[str, float] = {}
+    for start in range(0, len(examples), cfg.batch_size):
+        idx = list(range(start, min(start + cfg.batch_size, len(examples))))
+        batch = {k: v.to(device) for k, v in collate([examples[i] for i in idx], pad_id).items()}
+        with autocast(device, cfg.precision):
+            _, m = pair_loss(model, batch, ref.select(idx) if ref else None, cfg)
+        for k, v in m.items():
+            totals[k] = totals.get(k, 0.0) + float(v) * len(idx)
+    model.train(was_training)
+    return {f"eval/{k}": v / len(examples) for k, v in totals.items()}
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def rng_state() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_state(s: dict) -> None:
+    random.setstate(s["python"])
+    np.random.set_state(s["numpy"])
+    torch.set_rng_state(s["torch"])
+    if s["cuda"]:
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
+def save_checkpoint(ckpt_dir: Path, model, optimizer, scheduler, scaler, state: TrainState, cfg: TrainConfig) -> Path:
+    """Write checkpoints/step-NNNNNN atomically (temporary folder, then rename); keep the newest few."""
+    final = ckpt_dir / f"step-{state.step:06d}"
+    tmp = ckpt_dir / f".tmp-step-{state.step:06d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(trainable_state(model), tmp / "trainable.safetensors")
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                "state": asdict(state), "rng": rng_state(), "config": asdict(cfg)}, tmp / "training_state.pt")
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    for old in sorted(ckpt_dir.glob("step-*"))[: -cfg.keep_checkpoints]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(ckpt_dir: Path) -> Path | None:
+    done = sorted(p for p in ckpt_dir.glob("step-*") if (p / "training_state.pt").is_file())
+    return done[-1] if done else None
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler, scaler) -> TrainState:
+    weights = load_file(path / "trainable.safetensors")
+    params = dict(model.named_parameters())
+    missing = [n for n, p in params.items() if p.requires_grad and n not in weights]
+    if missing or set(weights) - set(params):
+        raise ValueError(f"checkpoint {path} does not match the model (missing {missing[:3]}, "
+                         f"unexpected {sorted(set(weights) - set(params))[:3]}): was it made with other LoRA settings?")
+    with torch.no_grad():
+        for name, tensor in weights.items():
+            params[name].copy_(tensor)
+    blob = torch.load(path / "training_state.pt", weights_only=False)
+    optimizer.load_state_dict(blob["optimizer"])
+    scheduler.load_state_dict(blob["scheduler"])
+    scaler.load_state_dict(blob["scaler"])
+    set_rng_state(blob["rng"])
+    return TrainState(**blob["state"])

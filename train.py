@@ -1,0 +1,33 @@
+"""Train an advisor with DPO.
+
+  python train.py --strategy exposure                  # embedded SmolLM2-135M, LoRA, exposure pairs
+  python train.py --strategy legends                   # after python generate.py --n 5000
+  python train.py --strategy mixed --mix 0.5
+  python train.py --data my_pairs.jsonl --loss ipo --beta 0.5 --max-steps 200
+  python train.py --config experiments/ablations.py:beta_0.5
+  python train.py --resume runs/exposure-20261123-120000
+
+Every flag is a field of dpo.config.TrainConfig.
+"""
+import sys
+
+from dpo.config import build_parser, config_from_args
+from dpo.data import DataError
+from dpo.models import ModelError
+from dpo.run import run_training
+from dpo.trainer import TrainingDiverged
+
+
+def main(argv=None) -> None:
+    args = build_parser(__doc__).parse_args(argv)
+    try:
+        run_dir = run_training(config_from_args(args))
+    except (DataError, ModelError, TrainingDiverged, ValueError, FileNotFoundError, FileExistsError) as e:
+        sys.exit(f"error: {e}")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    print(f"run folder: {run_dir}")
+
+
+if __name__ == "__main__":
+    main()
