@@ -202,3 +202,16 @@ def test_warmup_then_cosine_to_zero():
     assert [f(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
     assert f(4) == 1.0 and abs(f(12) - 0.5) < 1e-9 and f(20) == 0.0
     assert all(f(s) >= f(s + 1) for s in range(4, 20))
+
+
+def test_wandb_offline_run_logs_metrics(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("COMMONGOOD_SECRET_TOKEN", "sk-do-not-log")
+    run_dir = run_training(tiny_config(tmp_path, max_steps=2, wandb=True, wandb_project="cg-test"))
+    import wandb
+    wandb.teardown()  # wait for the background writer to flush the offline run file
+    offline = list((run_dir / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1
+    logged = b"".join(p.read_bytes() for p in offline[0].rglob("*") if p.is_file())
+    assert b"rewards/accuracies" in logged and b"sk-do-not-log" not in logged
