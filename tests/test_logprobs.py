@@ -124,7 +124,8 @@ def test_no_full_vocab_tensor_is_kept_for_backward(tiny):
     assert sum(kept) <= chunk * vocab
 
 
-def test_lora_and_gradient_checkpointing(tiny):
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_lora_and_gradient_checkpointing(tiny, reentrant):
     model, tok = tiny
     inject_lora(model, LoRAConfig(r=4, targets=("q_proj", "v_proj")))
     with torch.no_grad():
@@ -133,11 +134,18 @@ def test_lora_and_gradient_checkpointing(tiny):
     model.train()
     ids, mask, labels = side(batch_of(tok), "chosen")
     params = [p for p in model.parameters() if p.requires_grad]
-    plain = torch.autograd.grad(forward_logps(model, ids, mask, labels).sum.sum(), params)
-    model.activation_checkpointing_enable()  # transformers 5 name of gradient_checkpointing_enable
+
+    def grads():  # .backward(): reentrant checkpointing does not support torch.autograd.grad
+        for p in params:
+            p.grad = None
+        forward_logps(model, ids, mask, labels).sum.sum().backward()
+        return [p.grad.clone() for p in params]
+
+    plain = grads()
+    # transformers 5 name of gradient_checkpointing_enable
+    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": reentrant})
     assert model.model.layers[0].gradient_checkpointing
-    ckpt = torch.autograd.grad(forward_logps(model, ids, mask, labels).sum.sum(), params)
-    for a, b in zip(plain, ckpt):
+    for a, b in zip(plain, grads()):
         assert a.abs().sum() > 0
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
