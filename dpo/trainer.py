@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -123,6 +124,7 @@ def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[di
     stream = micro_batches(lengths, cfg, state)
     model.train()
     metrics: dict = {}
+    first_step, started = state.step, time.perf_counter()
     bar = tqdm(total=steps, initial=state.step, desc="train", unit="step", dynamic_ncols=True)
     try:
         while state.step < steps:
@@ -170,6 +172,11 @@ def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[di
     finally:
         bar.close()
     model.eval()
+    done, wall = state.step - first_step, time.perf_counter() - started
+    if done:
+        summary = ", ".join(f"{k} {metrics[k]:.4f}" for k in ("loss", "eval/loss", "eval/rewards/accuracies",
+                                                                  "eval/rewards/margins") if k in metrics)
+        print(f"trained {done} steps in {wall:.1f} s ({wall / done:.2f} s/step); {summary}", file=sys.stderr)
     return metrics
 
 
