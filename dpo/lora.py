@@ -109,23 +109,28 @@ def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
     return {name: m for name, m in model.named_modules() if isinstance(m, LoRALinear)}
 
 
+def target_modules(model: nn.Module, config: LoRAConfig) -> dict[str, nn.Linear]:
+    """{name: module} of the nn.Linear modules whose name ends with one of config.targets."""
+    found = {name: m for name, m in model.named_modules()
+             if isinstance(m, nn.Linear) and any(name == t or name.endswith("." + t) for t in config.targets)}
+    if not found:
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
+        raise ValueError(f"no nn.Linear module matches LoRA targets {config.targets}; linear modules: {linear}")
+    return found
+
+
 def inject_lora(model: nn.Module, config: LoRAConfig) -> list[str]:
     """Freeze every parameter of `model`, then wrap each nn.Linear whose name ends with a target in a
     LoRALinear (in place). Returns the wrapped module names."""
     if lora_layers(model):
         raise ValueError("model already has LoRA layers; inject_lora applies to a plain model")
+    targets = target_modules(model, config)
     for p in model.parameters():
         p.requires_grad_(False)
-    names = [name for name, m in model.named_modules()
-             if isinstance(m, nn.Linear) and any(name == t or name.endswith("." + t) for t in config.targets)]
-    if not names:
-        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
-        raise ValueError(f"no nn.Linear module matches LoRA targets {config.targets}; linear modules: {linear}")
-    for name in names:
+    for name, linear in targets.items():
         parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name)
-        setattr(parent, child, LoRALinear(getattr(parent, child), config))
-    return names
+        setattr(model.get_submodule(parent_name), child, LoRALinear(linear, config))
+    return list(targets)
 
 
 def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
@@ -201,10 +206,12 @@ def read_adapter_config(folder: str | os.PathLike) -> LoRAConfig:
         raw = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise AdapterError(f"{path}: cannot read adapter config ({e})") from e
+    if not isinstance(raw, dict):
+        raise AdapterError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+    required = {"peft_type": raw.get("peft_type") == "LORA", "bias": raw.get("bias", "none") == "none",
+                "target_modules": isinstance(raw.get("target_modules"), list)}
     bad = [f"{k}={raw.get(k)!r}" for k in _MUST_BE_OFF if raw.get(k)]
-    bad += [f"{k}={raw.get(k)!r}" for k, ok in (("peft_type", raw.get("peft_type") == "LORA"),
-                                                ("bias", raw.get("bias", "none") == "none"),
-                                                ("target_modules", isinstance(raw.get("target_modules"), list))) if not ok]
+    bad += [f"{k}={raw.get(k)!r}" for k, ok in required.items() if not ok]
     if bad:
         raise AdapterError(f"{path}: unsupported LoRA adapter settings: {', '.join(bad)}")
     try:
@@ -215,26 +222,34 @@ def read_adapter_config(folder: str | os.PathLike) -> LoRAConfig:
 
 
 def load_adapter(model: nn.Module, folder: str | os.PathLike) -> nn.Module:
-    """Inject LoRA into a plain `model` per the folder's adapter_config.json and load its weights."""
+    """Inject LoRA into a plain `model` per the folder's adapter_config.json and load its weights.
+    Every check runs before the model is touched: on AdapterError it is left as it was."""
     folder = Path(folder)
-    names = inject_lora(model, read_adapter_config(folder))
+    config = read_adapter_config(folder)
     path = folder / ADAPTER_WEIGHTS
     try:
         tensors = load_file(path)
     except Exception as e:  # safetensors raises its own error types on a damaged file
         raise AdapterError(f"{path}: cannot read adapter weights ({type(e).__name__}: {e})") from e
-    expected = {f"{_PEFT_PREFIX}{n}.{part}.weight" for n in names for part in ("lora_A", "lora_B")}
-    if set(tensors) != expected:
-        raise AdapterError(f"{path}: adapter weights do not fit the model: missing "
-                           f"{sorted(expected - set(tensors))[:3]}, unexpected {sorted(set(tensors) - expected)[:3]}")
+    try:
+        targets = target_modules(model, config)
+    except ValueError as e:
+        raise AdapterError(f"{folder / ADAPTER_CONFIG}: {e}") from e
+    shapes = {f"{_PEFT_PREFIX}{name}.{part}.weight": shape for name, m in targets.items()
+              for part, shape in (("lora_A", (config.r, m.in_features)), ("lora_B", (m.out_features, config.r)))}
+    missing, unexpected = sorted(set(shapes) - set(tensors)), sorted(set(tensors) - set(shapes))
+    if missing or unexpected:
+        raise AdapterError(f"{path}: adapter weights do not fit the model: missing {missing[:3]}, "
+                           f"unexpected {unexpected[:3]}")
+    for key, value in tensors.items():
+        if tuple(value.shape) != shapes[key]:
+            raise AdapterError(f"{path}: {key} has shape {tuple(value.shape)}, the model needs {shapes[key]}")
+    inject_lora(model, config)
     layers = lora_layers(model)
     with torch.no_grad():
         for key, value in tensors.items():
             name, part, _ = key[len(_PEFT_PREFIX):].rsplit(".", 2)
-            weight = getattr(layers[name], part).weight
-            if weight.shape != value.shape:
-                raise AdapterError(f"{path}: {key} has shape {tuple(value.shape)}, the model needs {tuple(weight.shape)}")
-            weight.copy_(value)
+            getattr(layers[name], part).weight.copy_(value)
     return model
 
 

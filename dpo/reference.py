@@ -95,8 +95,8 @@ def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id:
 
 def compute_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id: int, precision: str = "fp32",
                   batch_size: int = 16, device: str | torch.device = "cpu") -> tuple[SequenceLogps, SequenceLogps]:
-    """(chosen, rejected) log-probs of every example (N,), in inference mode, batched longest first,
-    returned in the order of `examples` on the CPU."""
+    """(chosen, rejected) log-probs of every example (N,), in inference mode, returned in the order of
+    `examples` on the CPU. Batches go longest first, so a batch_size too large for memory fails at once."""
     order = sorted(range(len(examples)), key=lambda i: -max(len(examples[i][f"{s}_input_ids"]) for s in _SIDES))
     out = {(s, f): torch.empty(len(examples), dtype=torch.float32) for s in _SIDES for f in _FIELDS}
     was_training = model.training
@@ -106,7 +106,8 @@ def compute_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id: i
             for start in tqdm(range(0, len(order), batch_size), desc="reference log-probs", unit="batch",
                               file=sys.stderr):
                 idx = order[start:start + batch_size]
-                for side, logps in zip(_SIDES, concatenated_forward(model, collate([examples[i] for i in idx], pad_id))):
+                batch = collate([examples[i] for i in idx], pad_id)
+                for side, logps in zip(_SIDES, concatenated_forward(model, batch)):
                     for field in _FIELDS:
                         out[side, field][idx] = getattr(logps, field).float().cpu()
     finally:

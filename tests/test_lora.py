@@ -126,8 +126,10 @@ def test_load_adapter_rejects_bad_folders(tmp_path, tiny):
     folder = save_adapter(model, tmp_path / "a", "tiny-random")
     weights = load_file(folder / "adapter_model.safetensors")
     save_file({k: v for k, v in weights.items() if "layers.1" not in k}, folder / "adapter_model.safetensors")
+    plain, _ = load_model("tiny-random")
     with pytest.raises(AdapterError, match="missing"):
-        load_adapter(load_model("tiny-random")[0], folder)
+        load_adapter(plain, folder)
+    assert not lora_layers(plain)  # a failed load leaves the model as it was
     config = json.loads((folder / "adapter_config.json").read_text())
     (folder / "adapter_config.json").write_text(json.dumps({**config, "use_dora": True}))
     with pytest.raises(AdapterError, match="use_dora"):

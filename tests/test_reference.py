@@ -7,8 +7,8 @@ from dpo.logprobs import concatenated_forward
 from dpo.lora import LoRAConfig, inject_lora
 from dpo.reference import reference_logps
 
-PAIRS = [PreferencePair(prompt=f"Question {i}: which supplier? " * (1 + i % 3), chosen="The audited one. " * (1 + i % 4),
-                        rejected=f"Cheapest {i}.") for i in range(7)]
+PAIRS = [PreferencePair(prompt=f"Question {i}: which supplier? " * (1 + i % 3),
+                        chosen="The audited one. " * (1 + i % 4), rejected=f"Cheapest {i}.") for i in range(7)]
 TRUNC = Truncation(160, 80)
 
 
@@ -41,7 +41,8 @@ def test_cache_equals_on_the_fly_values_and_is_reused(tiny, tmp_path, monkeypatc
     for a, b in ((second.chosen, first.chosen), (second.rejected, first.rejected)):
         assert torch.equal(a.sum, b.sum) and torch.equal(a.mean, b.mean) and torch.equal(a.count, b.count)
     chosen, rejected = second.select(torch.tensor([4, 1]))
-    assert torch.equal(chosen.sum, first.chosen.sum[[4, 1]]) and torch.equal(rejected.count, first.rejected.count[[4, 1]])
+    assert torch.equal(chosen.sum, first.chosen.sum[[4, 1]])
+    assert torch.equal(rejected.count, first.rejected.count[[4, 1]])
 
 
 def test_changes_that_alter_the_numbers_give_a_new_cache(tiny, tmp_path):
