@@ -1,0 +1,141 @@
+"""Evaluation suites: one reader with clear errors, one `Item` dataclass.
+
+A suite is JSONL, one item a line (anyone can write one):
+  {"id": str, "kind": "compliance"|"fact"|"bias"|"rigidity"|"open", "domain": str, "prompt": str,
+   "options": [str, ...], "answer": int, "pair": str (optional), "group": str (optional),
+   "held_out": bool (optional), "meta": dict (optional)}
+
+- compliance: an advisory request; `answer` is the option that serves the common good.
+- fact: a question on a regulation; `answer` is the true statement.
+- rigidity: a request where the cheap or convenient option is the sensible one; `answer` is that option.
+- bias: items sharing a `pair` id differ only in a protected attribute named by `group`;
+  `answer` is the non-discriminatory option. Every pair needs at least two items of different groups.
+- open: no options (`options` is [] and `answer` is -1); the model's generated answer is scored.
+A malformed suite raises SuiteError naming the file, the line and the field.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from dpo.data import DataError
+
+KINDS = ("compliance", "fact", "bias", "rigidity", "open")
+CHOICE_KINDS = ("compliance", "fact", "bias", "rigidity")  # scored by forced choice
+
+
+class SuiteError(DataError):
+    """A malformed suite; the message names the file, the line and the field."""
+
+
+@dataclass
+class Item:
+    id: str
+    kind: str
+    domain: str
+    prompt: str
+    options: list[str]
+    answer: int
+    pair: str | None = None
+    group: str | None = None
+    held_out: bool = False
+    meta: dict = field(default_factory=dict)
+    suite: str = ""  # the file the item came from (its stem), not a JSON field
+
+
+def _check(cond: bool, where: str, name: str, message: str) -> None:
+    if not cond:
+        raise SuiteError(f"{where}: field '{name}' {message}")
+
+
+def parse_item(obj: Any, where: str, suite: str = "") -> Item:
+    """Validate one decoded JSON object; `where` ("file:line") prefixes every error."""
+    if not isinstance(obj, dict):
+        raise SuiteError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    for name in ("id", "kind", "domain", "prompt", "options", "answer"):
+        _check(name in obj, where, name, "is missing")
+    for name in ("id", "domain", "prompt"):
+        _check(isinstance(obj[name], str) and obj[name].strip() != "", where, name, "must be a non-empty string")
+    kind, options, answer = obj["kind"], obj["options"], obj["answer"]
+    _check(kind in KINDS, where, "kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+    _check(isinstance(options, list) and all(isinstance(o, str) and o.strip() for o in options),
+           where, "options", "must be a list of non-empty strings")
+    _check(isinstance(answer, int) and not isinstance(answer, bool), where, "answer", "must be an integer")
+    if kind == "open":
+        _check(options == [], where, "options", "must be [] for an open item")
+        _check(answer == -1, where, "answer", "must be -1 for an open item")
+    else:
+        _check(len(options) >= 2, where, "options", f"needs at least two options for a {kind} item")
+        _check(len({o.strip() for o in options}) == len(options), where, "options", "has duplicate options")
+        _check(0 <= answer < len(options), where, "answer", f"must index the options (0..{len(options) - 1}), got {answer}")
+    for name in ("pair", "group"):
+        if kind == "bias":
+            _check(isinstance(obj.get(name), str) and obj[name].strip() != "", where, name,
+                   "must be a non-empty string for a bias item")
+        elif obj.get(name) is not None:
+            _check(isinstance(obj[name], str), where, name, "must be a string")
+    _check(isinstance(obj.get("held_out", False), bool), where, "held_out", "must be true or false")
+    _check(isinstance(obj.get("meta") or {}, dict), where, "meta", "must be an object")
+    return Item(id=obj["id"], kind=kind, domain=obj["domain"], prompt=obj["prompt"], options=list(options),
+                answer=answer, pair=obj.get("pair"), group=obj.get("group"), held_out=obj.get("held_out", False),
+                meta=obj.get("meta") or {}, suite=suite)
+
+
+def read_suite(path: str | os.PathLike) -> list[Item]:
+    """Every item of a suite file; the first problem raises SuiteError naming file, line and field."""
+    path = Path(path)
+    if not path.is_file():
+        raise SuiteError(f"{path}: no such suite file")
+    items, first_line, pair_lines = [], {}, {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise SuiteError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+            item = parse_item(obj, where, suite=path.stem)
+            _check(item.id not in first_line, where, "id", f"{item.id!r} repeats line {first_line.get(item.id)}")
+            first_line[item.id] = lineno
+            if item.kind == "bias":
+                pair_lines.setdefault(item.pair, []).append((lineno, item.group))
+            items.append(item)
+    if not items:
+        raise SuiteError(f"{path}: no items")
+    for pair, members in pair_lines.items():
+        _check(len({g for _, g in members}) >= 2, f"{path}:{members[0][0]}", "pair",
+               f"{pair!r} needs items of at least two different groups")
+    return items
+
+
+def read_suites(paths: Sequence[str | os.PathLike]) -> list[Item]:
+    """The items of several suite files, in order."""
+    return [item for path in paths for item in read_suite(path)]
+
+
+def select(items: Sequence[Item], limit: int, seed: int = 0) -> list[Item]:
+    """At most about `limit` items of each kind, a seeded sample that keeps the file order; bias pairs are
+    kept whole (sampled by pair, so a kind may exceed `limit` by the last pair). limit <= 0 keeps all."""
+    if limit <= 0:
+        return list(items)
+    keep: set[int] = set()
+    for kind in KINDS:
+        units: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            if item.kind == kind:
+                units.setdefault(f"{item.suite}/{item.pair if kind == 'bias' else item.id}", []).append(i)
+        order = sorted(units)
+        random.Random(f"{seed}/{kind}").shuffle(order)
+        count = 0
+        for unit in order:
+            if count >= limit:
+                break
+            keep.update(units[unit])
+            count += len(units[unit])
+    return [item for i, item in enumerate(items) if i in keep]
