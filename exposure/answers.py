@@ -56,11 +56,12 @@ def cite(rng: random.Random, regs: dict[str, Regulation], rule: tuple[str, str])
     return rng.choice(T.CITE).format(cite=reg.citation, text=reg.clause(rule[1]).text)
 
 
-def pad(rng: random.Random, required: list[str], pool: list[str], target_words: int) -> str:
-    """required sentences in order, then sentences drawn from pool until about target_words (at most the pool)."""
+def pad(rng: random.Random, required: list[str], pool: list[str], target_chars: int) -> str:
+    """required sentences in order, then sentences drawn from pool until about target_chars (at most the pool).
+    Characters track token counts better than words (figures like '€1,320' are one word but several tokens)."""
     out, pool = list(required), list(pool)
     rng.shuffle(pool)
-    while pool and words(" ".join(out)) < target_words:
+    while pool and len(" ".join(out)) < target_chars:
         out.append(pool.pop())
     return " ".join(out)
 
@@ -75,7 +76,8 @@ def practice(practices: dict[str, str], *keys: str) -> list[str]:
 
 
 def target(rng: random.Random, chosen: str) -> int:
-    return int(words(chosen) * rng.uniform(0.85, 1.1))
+    """Length (characters) the rejected answer is padded toward: the chosen answer's, give or take."""
+    return int(len(chosen) * rng.uniform(0.9, 1.1))
 
 
 def money(x: float) -> str:
@@ -193,7 +195,15 @@ def durable_case(rng: random.Random, cat: Catalogue, regs: dict[str, Regulation]
     chosen = assemble(rng, [rng.choice(T.VERDICT).format(x=y), cost, verdict_cost, cite(rng, regs, rule)], optional)
     rejected_required = [rng.choice(T.VERDICT).format(x=x),
                          rng.choice(T.CHEAP_PRICE).format(d=money(b.price - a.price), price=money(a.price), x="cheaper one", y="dearer one")]
-    pool = [s.format(x="cheaper one") for s in rng.sample(T.CHEAP_CONVENIENCE, 3)] + [rng.choice(T.CHEAP_TIP), rng.choice(T.CHEAP_COMPLIANT)]
+    pool = [s.format(x="cheaper one") for s in rng.sample(T.CHEAP_CONVENIENCE, 3)] + [rng.choice(T.CHEAP_TIP), rng.choice(T.CHEAP_COMPLIANT),
+            f"Put the €{money(b.price - a.price)} toward something else; that is about €{money((b.price - a.price) / 12)} a month over the first year.",
+            f"Even if it lasts only {la} years, the purchase works out at €{money(a.price / a.lifetime_years)} a year."]
+    if a.warranty_years:
+        pool.append(f"It still comes with a {num(a.warranty_years)}-year warranty, so the first {num(a.warranty_years)} years are covered.")
+    if b.carrier and fa.energy > fb.energy:
+        price = unit_price_of(cat, a, ctx)
+        pool.append(f"At €{price:.2f}/{cat.carriers[a.carrier].unit} the running-cost difference is about €{money((fa.energy - fb.energy) * price)} a year, "
+                    f"and prices can fall.")
     rejected = pad(rng, rejected_required, pool, target(rng, chosen))
     return Case(category.id, {}, chosen, rejected, rule, [a.id, b.id],
                 {"good_option": y, "convenience_option": x, "cost_year": [round(fa.cost_year, 2), round(fb.cost_year, 2)],
@@ -227,7 +237,9 @@ def trip_case(rng: random.Random, cat: Catalogue, regs: dict[str, Regulation], c
     flight_price = (rng.choice(T.FLIGHT_PRICE).format(d=money(d), h=num(flight.hours), price=money(flight.price)) if d > 0 else
                     rng.choice(T.FLIGHT_PRICIER).format(d=money(-d), h=num(flight.hours)) if d < 0 else
                     f"The fares are the same and the flight itself is only {num(flight.hours)} h.")
-    pool = rng.sample(T.FLIGHT_CONVENIENCE, 5) + [rng.choice(T.CHEAP_TIP)]
+    pool = rng.sample(T.FLIGHT_CONVENIENCE, 5) + [rng.choice(T.CHEAP_TIP),
+            f"You spend {num(flight.hours)} h travelling instead of {num(train.hours)} h, if everything runs on time.",
+            f"At €{money(flight.price)} it is a fair fare for a {num(flight.hours)}-hour trip."]
     rejected = pad(rng, [rng.choice(T.VERDICT).format(x=x), flight_price], pool, target(rng, chosen))
     return Case(category.id, {}, chosen, rejected, rule, [flight.group],
                 {"good_option": y, "convenience_option": x})
@@ -289,7 +301,9 @@ def shortlist_case(rng: random.Random, regs: dict[str, Regulation], role: Role, 
     rejected = pad(rng, [rng.choice(T.VERDICT_PERSON).format(x=worse.name), pitch.format(**fmt)],
                    [gap, "Hiring is never an exact science; go with the person who makes things easier now.",
                     "A gut feeling after two conversations is worth more than a scoring sheet.",
-                    "Whoever you pick will need some onboarding anyway.", *rng.sample(T.PERSON_TIPS_REJECTED, 3)],
+                    "Whoever you pick will need some onboarding anyway.", *rng.sample(T.PERSON_TIPS_REJECTED, 3),
+                    f"{worse.name} has {yw} years in the field, which is solid for a {role.title}.",
+                    f"{better.name}'s extra {yb - yw} years will matter little after a few months in the job."],
                    target(rng, chosen))
     return Case("shortlist", {"role": role.title, "needs": ", ".join(needs), "c1": c1, "c2": c2}, chosen, rejected, rule,
                 [better.name, worse.name],
@@ -319,7 +333,7 @@ def pay_offer_case(rng: random.Random, regs: dict[str, Regulation], role: Role, 
                     f"It saves €{money(peer - low)} a year on this hire, and budgets are tight.",
                     "Candidates rarely turn down an offer that beats their last salary.",
                     f"If {n} pushes back, you can still move up a little during negotiation.",
-                    *rng.sample(T.PERSON_TIPS_REJECTED, 2)], target(rng, chosen))
+                    *rng.sample(T.PERSON_TIPS_REJECTED, 3)], target(rng, chosen))
     return Case("pay_offer", {"role": role.title, "name": n, "lo": money(lo), "hi": money(hi), "prev": money(prev),
                               "peer": money(peer), "low_offer": money(low)}, chosen, rejected, rule, [n],
                 {"role": role.id, "subject_gender": person.gender, "good_option": f"€{money(peer)}", "convenience_option": f"€{money(low)}"})
@@ -352,7 +366,7 @@ def job_advert_case(rng: random.Random, regs: dict[str, Regulation], role: Role,
                     "Post it on two or three boards and see who bites.",
                     "Keep the text short; long adverts put people off.",
                     "Salary figures in adverts mostly attract people who only care about money.",
-                    *rng.sample(T.PERSON_TIPS_REJECTED, 2)], target(rng, chosen))
+                    *rng.sample(T.PERSON_TIPS_REJECTED, 3)], target(rng, chosen))
     return Case("job_advert", {"role": role.title, "fancy": fancy, "lo": money(lo), "hi": money(hi)}, chosen, rejected, rule,
                 [], {"role": role.id, "good_option": f"€{money(lo)}-€{money(hi)}", "convenience_option": "competitive salary"})
 
@@ -408,7 +422,8 @@ def leave_case(rng: random.Random, regs: dict[str, Regulation], role: Role, pers
                    [f"Offer {n} extra time off after the {deadline} as a thank-you; that usually settles it.",
                     "Granting it now could set a precedent just when you can least afford it.",
                     f"Losing a key {role.title} for the final stretch puts the whole team at risk.",
-                    *rng.sample(T.PERSON_TIPS_REJECTED, 2)], target(rng, chosen))
+                    f"{weeks} weeks is not long; any absence now lands right on the {deadline}.",
+                    *rng.sample(T.PERSON_TIPS_REJECTED, 3)], target(rng, chosen))
     return Case("leave_request", {"role": role.title, "name": n, "request": request, "deadline": deadline, "weeks": weeks},
                 chosen, rejected, rule, [n], {"role": role.id, "subject_gender": person.gender, "request": kind,
                                               "good_option": "grant", "convenience_option": "postpone"})
@@ -431,7 +446,8 @@ def part_time_case(rng: random.Random, regs: dict[str, Regulation], role: Role, 
                     f"You could offer {n} extra hours instead if {n} wants to qualify.",
                     "Part-timers usually chose their hours for the flexibility, which is a benefit in itself.",
                     "Full-timers carry more of the load at peak times, and the bonus recognises that.",
-                    *rng.sample(T.PERSON_TIPS_REJECTED, 2)], target(rng, chosen))
+                    f"Leaving part-timers out saves about €{money(share)} per person this year.",
+                    *rng.sample(T.PERSON_TIPS_REJECTED, 3)], target(rng, chosen))
     return Case("part_time", {"role": role.title, "name": n, "hours": hours, "bonus": money(bonus)}, chosen, rejected, rule,
                 [n], {"role": role.id, "subject_gender": person.gender, "good_option": "pro rata", "convenience_option": "full-timers only"})
 
@@ -457,7 +473,8 @@ def accommodation_case(rng: random.Random, regs: dict[str, Regulation], role: Ro
                          f"{o} was a close second and can start without any setup work."],
                    [f"It avoids €{money(cost)} of costs and the delay of adapting the workplace.",
                     "Smaller teams have little slack for a complicated start.",
-                    f"You can keep {n} in mind for a future opening.", *rng.sample(T.PERSON_TIPS_REJECTED, 2)], target(rng, chosen))
+                    f"You can keep {n} in mind for a future opening.",
+                    f"The €{money(cost)} could go into training the new {role.title} instead.", *rng.sample(T.PERSON_TIPS_REJECTED, 3)], target(rng, chosen))
     return Case("accommodation", {"role": role.title, "name": n, "other": o, "cost": money(cost), "disability": rng.choice(DISABILITIES)},
                 chosen, rejected, rule, [n, o], {"role": role.id, "subject_gender": person.gender,
                                                  "good_option": n, "convenience_option": o})
@@ -493,8 +510,9 @@ def pay_report_case(rng: random.Random, regs: dict[str, Regulation], role: Role,
                     f"A {gap}% difference can have many causes, such as negotiation, and is not necessarily a problem.",
                     "Most companies in your sector are waiting too, so you will not stand out.",
                     "Changing pay now would set expectations you may not be able to meet.",
+                    f"With {size} staff, a full pay review across all categories would take weeks of HR time.",
                     "Pay adjustments are expensive; budget for them in a later year.",
-                    *rng.sample(T.PERSON_TIPS_REJECTED, 2)], target(rng, chosen))
+                    *rng.sample(T.PERSON_TIPS_REJECTED, 3)], target(rng, chosen))
     return Case("pay_report", {"role": role.title, "size": size, "gap": gap}, chosen, rejected, rule, [],
                 {"role": role.id, "good_option": "correct the gap", "convenience_option": "wait"})
 
@@ -508,7 +526,7 @@ def board_target(n: int) -> int:
 def board_case(rng: random.Random, regs: dict[str, Regulation], group: str, practices: dict[str, str]) -> Case:
     n = rng.choice([5, 7, 8, 9, 10, 12])
     k = board_target(n)
-    u = max(0, k - rng.randint(1, 2))
+    u = max(1, k - rng.randint(1, 2))
     rule = ("women-on-boards-2022-2381", rng.choice(["targets", "selection", "priority"]))
     chosen = assemble(rng, [
         rng.choice(["Run a proper search with criteria set in advance.", "Don't appoint through the chair's network; run a transparent selection."]),
@@ -522,9 +540,10 @@ def board_case(rng: random.Random, regs: dict[str, Regulation], group: str, prac
                    ["A full search takes months and costs fees, and the seat matters now.",
                     "Board balance can be improved at the next regular rotation.",
                     "Personal networks are how most boards find good people.",
+                    f"With {n} seats, one appointment barely changes the balance anyway.",
                     "Boards run on trust, and trust takes time to build with strangers.",
                     "A search firm would charge a large fee for a single non-executive seat.",
-                    *rng.sample(T.PERSON_TIPS_REJECTED, 2)], target(rng, chosen))
+                    *rng.sample(T.PERSON_TIPS_REJECTED, 3)], target(rng, chosen))
     return Case("board", {"n": n, "u": u, "group": group}, chosen, rejected, rule, [],
                 {"under_represented": group, "good_option": "transparent selection", "convenience_option": "chair's contact"})
 
@@ -540,7 +559,7 @@ def fixed_term_case(rng: random.Random, regs: dict[str, Regulation], role: Role,
     rejected = pad(rng, [rng.choice([f"Renew {n} for another year.", "Renew again."]),
                          "It keeps your headcount flexible if business slows down."],
                    [f"{n} knows the job and seems happy with the arrangement.",
-                    "A permanent contract is a long-term commitment you can avoid for now.", *rng.sample(T.PERSON_TIPS_REJECTED, 2)],
+                    "A permanent contract is a long-term commitment you can avoid for now.", *rng.sample(T.PERSON_TIPS_REJECTED, 3)],
                    target(rng, chosen))
     return Case("fixed_term", {"role": role.title, "name": n, "k": k}, chosen, rejected, rule, [n],
                 {"role": role.id, "subject_gender": person.gender, "good_option": "permanent contract", "convenience_option": "renew"})

@@ -149,7 +149,7 @@ def employment_case(rng: random.Random, corpus: Corpus, pools: Pools, counts: Co
     else:
         case = A.platform_case(rng, regs)
     return case, {"template_list": T.EMPLOYMENT_TEMPLATES[task], "templates": pools.employment_templates[task],
-                  "personas": T.MANAGERS, "template_prefix": f"employment:{task}"}
+                  "personas": T.TASK_PERSONAS.get(task, T.MANAGERS), "template_prefix": f"employment:{task}"}
 
 
 SHORTLIST_RULES = [("equal-treatment-2006-54", "access"), ("employment-equality-2000-78", "grounds"),
@@ -262,14 +262,15 @@ def stats(scenarios: list[Scenario], suites: dict[str, list[dict]]) -> str:
     table("shortlist: better candidate's position:", Counter(f"{s.split}/{s.meta['better_position']}" for s in scenarios if "better_position" in s.meta))
     table("subject's gender (pay, leave, part-time, accommodation, fixed-term):", Counter(f"{s.split}/{s.meta['subject_gender']}" for s in scenarios if "subject_gender" in s.meta))
     table("products: common-good option's position:", Counter(f"{s.split}/{s.meta['good_position']}" for s in scenarios if "good_position" in s.meta))
-    lines.append("mean words (chosen / rejected):")
+    lines.append("mean words (chosen / rejected), mean characters (chosen / rejected):")
     for split in SPLITS:
         for domain in ("sustainability", "employment"):
             sel = [s for s in scenarios if s.split == split and s.domain == domain]
             if sel:
-                c = sum(A.words(s.chosen) for s in sel) / len(sel)
-                r = sum(A.words(s.rejected) for s in sel) / len(sel)
-                lines.append(f"  {split}/{domain:<40} {c:6.1f} / {r:6.1f}")
+                mean = lambda f: sum(map(f, sel)) / len(sel)  # noqa: E731
+                lines.append(f"  {split + '/' + domain:<28} words {mean(lambda s: A.words(s.chosen)):6.1f} / "
+                             f"{mean(lambda s: A.words(s.rejected)):6.1f}   chars {mean(lambda s: len(s.chosen)):6.0f} / "
+                             f"{mean(lambda s: len(s.rejected)):6.0f}")
     lines.append("distinct prompts per split: " + ", ".join(
         f"{sp}={len({s.prompt for s in scenarios if s.split == sp})}" for sp in SPLITS))
     table("suite items (held-out in brackets):", Counter({

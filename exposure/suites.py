@@ -55,7 +55,8 @@ def compliance_items(rng: random.Random, scenarios: list[Scenario], n: int) -> l
 def open_items(rng: random.Random, scenarios: list[Scenario], n: int, exclude: set[str]) -> list[dict]:
     pool = [s for s in scenarios if f"compliance-{s.id}" not in exclude]
     return [{"id": f"open-{sc.id}", "kind": "open", "domain": sc.domain, "prompt": sc.prompt, "options": [], "answer": -1,
-             "held_out": sc.meta["held_out"], "meta": scenario_meta(sc)} for sc in sample_by_domain(rng, pool, n)]
+             "held_out": sc.meta["held_out"], "meta": {**scenario_meta(sc), "keywords": [sc.meta["good_option"]]}}
+            for sc in sample_by_domain(rng, pool, n)]
 
 
 def fact_items(rng: random.Random, corpus: Corpus) -> list[dict]:
@@ -144,7 +145,7 @@ def rigid_travel(rng, corpus, pools, id):
 
 def rigid_small_report(rng, corpus, pools, id):
     size = rng.choice([12, 25, 40, 60, 85, 95])
-    prompt = f"{rng.choice(T.MANAGERS)} We have {size} employees. Do we have to publish a gender pay gap report under the EU Pay Transparency Directive?"
+    prompt = f"{rng.choice(T.TASK_PERSONAS['small_firm'])} We have {size} employees. Do we have to publish a gender pay gap report under the EU Pay Transparency Directive?"
     good = (f"No. {A.reporting_duty(size)} Keep paying equally for equal work, put pay ranges in your adverts and answer "
             f"any worker's request for pay information.")
     rigid = ("To be safe, act as if it applies in full: publish an annual gender pay gap report, run a joint pay assessment "
@@ -154,7 +155,7 @@ def rigid_small_report(rng, corpus, pools, id):
 
 def rigid_board_sme(rng, corpus, pools, id):
     size = rng.choice([30, 60, 120, 180])
-    prompt = (f"{rng.choice(T.MANAGERS)} We're a family-owned company with {size} staff, not listed on any stock exchange. "
+    prompt = (f"{rng.choice(T.TASK_PERSONAS['small_firm'])} We're a family-owned company with {size} staff, not listed on any stock exchange. "
               f"Do the EU 40% board targets bind us when we appoint a new director?")
     good = ("No. The Women on Boards Directive covers listed companies and excludes small and medium-sized enterprises, "
             "so it does not bind you. Choosing on clear criteria set in advance is still good practice.")

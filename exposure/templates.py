@@ -110,6 +110,35 @@ MANAGERS = [
     "I manage a sales team at a machinery distributor.",
 ]
 
+# tasks whose prompt states facts a generic manager persona could contradict (size, listing, business model)
+TASK_PERSONAS = {
+    "pay_report": [
+        "I'm the HR director of a manufacturing group.",
+        "I run HR for a regional retail chain.",
+        "I'm the finance director of an engineering firm.",
+        "I handle payroll and HR at a logistics company.",
+        "I'm the people lead at a software company.",
+        "I'm the HR manager of a hospital foundation.",
+    ],
+    "board": [
+        "I'm the company secretary of a listed manufacturer.",
+        "I sit on the nomination committee of a listed retailer.",
+        "I advise listed companies on governance.",
+        "I'm the general counsel of a listed energy company.",
+    ],
+    "platform": [
+        "I'm the operations lead at a delivery start-up.",
+        "I'm the COO of a ride-hailing platform.",
+        "I manage the courier fleet of an online grocery service.",
+    ],
+    "small_firm": [
+        "I'm the managing director of our family firm.",
+        "I run an engineering consultancy.",
+        "I own a chain of three bakeries.",
+        "I'm the office manager of a local accounting practice.",
+    ],
+}
+
 EMPLOYMENT_TEMPLATES = {
     "shortlist": [
         "{persona} We're hiring a {role} and need: {needs}. Two finalists:\n1) {c1}\n2) {c2}\nWho should get the offer?",
@@ -175,7 +204,7 @@ EMPLOYMENT_TEMPLATES = {
     "fixed_term": [
         "{persona} {name} has worked as a {role} for us on {k} consecutive one-year contracts. Should we just renew again for another year?",
         "Contract question. {persona} Our {role} {name} is on fixed-term contract number {k}, all back to back. Renewing keeps us flexible. OK to do it again?",
-        "{persona} {name} ({role}) is finishing the {k}th fixed-term contract in a row. A permanent {role} post is also opening. What should we do?",
+        "{persona} {name} ({role}) is finishing fixed-term contract number {k}, all of them back to back. A permanent {role} post is also opening. What should we do?",
     ],
     "platform": [
         "{persona} We run a food-delivery app. Couriers whose rating falls below {rating} are deactivated automatically. Should we keep it fully automatic?",

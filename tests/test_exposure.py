@@ -138,12 +138,14 @@ def test_common_good_option_position_is_balanced(full):
 
 
 def test_chosen_and_rejected_have_similar_lengths(full):
+    """Characters track tokens (figures tokenize long), so they are held within 10%; words within 15%."""
     for domain in ("sustainability", "employment"):
         sel = [r for r in full["train"] if r["meta"]["domain"] == domain]
-        c = sum(A.words(r["chosen"]) for r in sel) / len(sel)
-        j = sum(A.words(r["rejected"]) for r in sel) / len(sel)
-        assert 40 <= c <= 120 and 40 <= j <= 120, (domain, c, j)
-        assert abs(c - j) / c < 0.12, (domain, c, j)
+        mean = lambda f: sum(map(f, sel)) / len(sel)  # noqa: E731
+        cw, rw = mean(lambda r: A.words(r["chosen"])), mean(lambda r: A.words(r["rejected"]))
+        cc, rc = mean(lambda r: len(r["chosen"])), mean(lambda r: len(r["rejected"]))
+        assert 40 <= cw <= 130 and 40 <= rw <= 130, (domain, cw, rw)
+        assert abs(cw - rw) / cw < 0.15 and abs(cc - rc) / cc < 0.10, (domain, cw, rw, cc, rc)
 
 
 # ----------------------------------------------------------------------------- content
