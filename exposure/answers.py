@@ -44,10 +44,11 @@ def words(text: str) -> int:
 
 
 def tidy(text: str) -> str:
-    """Collapse the gaps left by empty template fields and fix 'a' before a vowel sound ('an audit', 'an HR ...')."""
+    """Collapse the gaps left by empty template fields and fix the article 'a' before a vowel sound ('an audit', 'an HR
+    generalist'; 'a one-off', 'a European' stay)."""
     text = re.sub(r"[ \t]+", " ", text)
     text = re.sub(r" *\n *", "\n", text)
-    text = re.sub(r"\b([Aa]) (?=[aeioAEIO]|HR\b)", r"\1n ", text)
+    text = re.sub(r"\ba (?=(?!one\b|one-|[Ee]u)[aeioAEIO]|HR\b)", "an ", text)
     return text.strip()
 
 

@@ -172,7 +172,7 @@ def scenario(rng: random.Random, corpus: Corpus, pools: Pools, domain: str, coun
     meta = {"task": case.task, "rule": f"{case.rule[0]}/{case.rule[1]}", "entities": case.entities, "held_out": held_out,
             "persona_id": how["personas"].index(persona), **case.meta}
     return Scenario(sid, pools.split, domain, case.task, case.rule[0], f"{how['template_prefix']}:{t}", persona, prompt,
-                    case.chosen, case.rejected, meta)
+                    A.tidy(case.chosen), A.tidy(case.rejected), meta)
 
 
 # ----------------------------------------------------------------------------- all scenarios

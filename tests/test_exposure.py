@@ -320,3 +320,9 @@ def test_stats_command_prints_the_summary(tmp_path, capsys):
     for heading in ("pairs per split/domain", "pairs per regulation cited", "shortlist: better candidate's gender",
                     "mean words (chosen / rejected)", "suite items"):
         assert heading in out
+
+
+def test_tidy_fixes_articles_and_gaps_only():
+    assert A.tidy("We need a  HR generalist for a audit,\n  a one-off job for a European firm. ") == \
+        "We need an HR generalist for an audit,\na one-off job for a European firm."
+    assert A.tidy("the top class A is empty") == "the top class A is empty"
