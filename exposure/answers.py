@@ -349,7 +349,7 @@ def job_advert_case(rng: random.Random, regs: dict[str, Regulation], role: Role,
     fancy = rng.choice(FANCY_TITLES).format(R=role.title[0].upper() + role.title[1:], r=role.title)
     needs = rng.sample(role.skills, 4)
     rule = ("employment-equality-2000-78", "grounds") if fancy.startswith("Young") else rng.choice(rules)
-    title_line = (f"Drop '{fancy}': 'young' signals an age preference you could not justify; call it '{role.title}' and list the real must-haves ({', '.join(needs)})."
+    title_line = (f"Drop '{fancy}': 'young' signals an age preference that would be very hard to justify; call it '{role.title}' and list the real must-haves ({', '.join(needs)})."
                   if fancy.startswith("Young") else
                   f"Use a plain, neutral title such as '{role.title}' and list the real must-haves ({', '.join(needs)}).")
     chosen = assemble(rng, [
@@ -398,7 +398,7 @@ def ai_screening_case(rng: random.Random, regs: dict[str, Regulation], role: Rol
 
 LEAVE_REQUESTS = {
     "carers": ("five days of carers' leave to look after a parent after surgery", "carers",
-               "Carers' leave is a right of five working days a year; {n} does not need to earn it or time it around your deadlines."),
+               "Carers' leave is a right of five working days a year; it is not something to trade against your deadlines."),
     "flexible": ("to start at 9:30 instead of 8:00 for the school run, for a six-year-old child", "flexible",
                  "You must consider the request and give reasons if you refuse or postpone it; a later start for a school run is usually easy to fit around core hours."),
     "parental": ("two months of parental leave for a toddler", "parental",
