@@ -88,7 +88,7 @@ def budget_for(rng: random.Random, price: float) -> int:
 
 # ----------------------------------------------------------------------------- one scenario
 
-def sustainability_case(rng: random.Random, corpus: Corpus, pools: Pools) -> tuple[A.Case, dict]:
+def sustainability_case(rng: random.Random, corpus: Corpus, pools: Pools, counts: Counter) -> tuple[A.Case, dict]:
     cat = corpus.cat
     category = cat.categories[rng.choice(sorted(pools.pairs))]
     a, b = rng.choice(pools.pairs[category.id])
@@ -100,7 +100,7 @@ def sustainability_case(rng: random.Random, corpus: Corpus, pools: Pools) -> tup
             ctx = default_context(cat, category, b)
         case = A.durable_case(rng, cat, corpus.regs, category, a, b, ctx)
         ctx_sentence, budget = ctx.sentence, rng.choice(T.BUDGETS).format(budget=A.money(budget_for(rng, b.price)))
-    good_first = rng.random() < 0.5
+    good_first = counts[category.id] % 2 == 0  # alternates within each category: position is no cue
     oa, ob = A.describe(rng, cat, a), A.describe(rng, cat, b)
     case.fields = {"noun": category.noun, "verb": category.verb, "o1": ob if good_first else oa, "o2": oa if good_first else ob,
                    "budget": budget, "context": ctx_sentence, "constraint": rng.choice(T.SOFT_CONSTRAINTS)}
@@ -162,7 +162,7 @@ AI_RULES = [("ai-act-2024-1689", "recruitment-high-risk"), ("ai-act-2024-1689", 
 
 
 def scenario(rng: random.Random, corpus: Corpus, pools: Pools, domain: str, counts: Counter, sid: str) -> Scenario:
-    case, how = (sustainability_case(rng, corpus, pools) if domain == "sustainability"
+    case, how = (sustainability_case(rng, corpus, pools, counts) if domain == "sustainability"
                  else employment_case(rng, corpus, pools, counts))
     t = rng.choice(how["templates"])
     persona = rng.choice(how["personas"])

@@ -132,9 +132,14 @@ def test_hiring_pairs_are_gender_balanced(full, split):
         assert r["meta"]["convenience_option"] in r["rejected"].split(". ")[0]
 
 
-def test_common_good_option_position_is_balanced(full):
-    pos = Counter(r["meta"]["good_position"] for r in full["train"] if "good_position" in r["meta"])
-    assert abs(pos[1] - pos[2]) <= 0.05 * sum(pos.values())
+@pytest.mark.parametrize("split", ["train", "validation", "test"])
+def test_common_good_option_position_is_balanced(full, split):
+    rs = [r for r in full[split] if "good_position" in r["meta"]]
+    pos = Counter(r["meta"]["good_position"] for r in rs)
+    assert abs(pos[1] - pos[2]) <= len({r["meta"]["category"] for r in rs})  # at most one extra per category
+    for r in rs:  # the recorded position is where the common-good option is listed in the prompt
+        good_at, other_at = r["prompt"].find(r["meta"]["good_option"]), r["prompt"].find(r["meta"]["convenience_option"])
+        assert min(good_at, other_at) >= 0 and (good_at < other_at) == (r["meta"]["good_position"] == 1)
 
 
 def test_chosen_and_rejected_have_similar_lengths(full):
