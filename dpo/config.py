@@ -28,7 +28,7 @@ class TrainConfig:
     max_train_pairs: int = 256  # a seeded sample of this many (default sized for ~15 min on 2 CPU cores); 0 = all
     max_eval_pairs: int = 32
     max_length: int = 384  # prompt + response tokens
-    max_prompt_length: int = 192  # a longer prompt keeps its end
+    max_prompt_length: int = 256  # a longer prompt keeps its end
     group_by_length: bool = False  # batch pairs of similar length (less padding)
     skip_invalid: bool = False  # count bad lines as warnings instead of stopping
     # model
