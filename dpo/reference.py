@@ -71,7 +71,8 @@ def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id:
                     cache_dir: str | os.PathLike | None, precision: str = "fp32", batch_size: int = 16,
                     device: str | torch.device = "cpu") -> ReferenceLogps:
     """Reference log-probs of tokenized pairs (dpo.data.tokenize_pairs(...).examples): from the cache in
-    `cache_dir` when a valid file for this key exists, else computed and cached (cache_dir=None: not cached)."""
+    `cache_dir` when a valid file for this key exists, else computed and cached (cache_dir=None: not cached).
+    The model must already be on `device`; the returned tensors are on `device` too, ready for select()."""
     check_precision(precision)
     if not examples:
         raise ValueError("reference_logps: no examples")
@@ -83,14 +84,14 @@ def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id:
     if path is not None and path.exists():
         try:
             chosen, rejected = _read(path, key, examples)
-            return ReferenceLogps(chosen, rejected, key, path, from_cache=True)
+            return ReferenceLogps(chosen.to(device), rejected.to(device), key, path, from_cache=True)
         except CacheError as e:
             print(f"reference cache {path} is unusable ({e}); recomputing", file=sys.stderr)
     chosen, rejected = compute_logps(model, examples, pad_id=pad_id, precision=precision,
                                      batch_size=batch_size, device=device)
     if path is not None:
         _write(path, key, chosen, rejected)
-    return ReferenceLogps(chosen, rejected, key, path)
+    return ReferenceLogps(chosen.to(device), rejected.to(device), key, path)
 
 
 def compute_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id: int, precision: str = "fp32",
