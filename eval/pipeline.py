@@ -42,11 +42,11 @@ class EvalConfig:
     test_pairs: list[str] = field(default_factory=list)  # NAME=FILE; empty: exposure test (+ legends test if built)
     out: str = "eval_report"
     seed: int = 0
-    limit: int = 40  # items per kind (a seeded sample; bias pairs kept whole); 0 = all
+    limit: int = 20  # items per kind (a seeded sample; bias pairs kept whole); 0 = all. 20: a base run < 10 min on 2 busy cores
     max_test_pairs: int = 48  # per pair set; 0 = all
     precision: str = "bf16"
     batch_size: int = 16
-    max_new_tokens: int = 96  # open generation
+    max_new_tokens: int = 64  # open generation
     temperature: float = 0.7  # the sampled pass (the other pass is greedy)
     top_p: float = 0.9
     beta: float = 0.1  # for reward margins, when a run's config.json does not give its own
@@ -158,7 +158,6 @@ def evaluate_model(model, tokenizer, items: list[Item], pairs: dict[str, list[Pr
 def open_generation(model, tokenizer, items: list[Item], cfg: EvalConfig) -> tuple[dict, list[dict]]:
     """Greedy and sampled answers to the open items, their proxies (and the judge's rate, with --judge-url)."""
     prompts = [item.prompt for item in items]
-    keywords = [item.meta.get("keywords", []) for item in items]
     metrics, texts = {}, {}
     for mode, temperature in (("greedy", 0.0), ("sampled", cfg.temperature)):
         bar = tqdm(total=len(prompts), desc=f"open ({mode})", unit="prompt", leave=False)
@@ -166,7 +165,7 @@ def open_generation(model, tokenizer, items: list[Item], cfg: EvalConfig) -> tup
                                top_p=cfg.top_p if temperature else 1.0, seed=cfg.seed, batch_size=cfg.batch_size,
                                precision=cfg.precision, progress=bar.update)
         bar.close()
-        metrics[mode] = open_metrics(texts[mode], keywords, seed=cfg.seed)
+        metrics[mode] = open_metrics(texts[mode], [item.meta for item in items], seed=cfg.seed)
         if cfg.judge_url:
             verdicts = judge_answers(JudgeConfig(cfg.judge_url, cfg.judge_model, cfg.judge_key_env), prompts, texts[mode])
             metrics[mode]["judge_common_good"] = mean_ci([v for v in verdicts if v is not None], seed=cfg.seed)

@@ -1,4 +1,5 @@
-"""Evaluation pipeline on the tiny model: suites, forced choice, metrics, proxies, drift, held-out pairs, report."""
+"""Evaluation pipeline on the tiny model: suites, forced choice, metrics, proxies, drift, held-out pairs, judge,
+report, and evaluate.py end to end."""
 import json
 import math
 import random
@@ -8,16 +9,19 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 import torch
 
-from dpo.data import IGNORE_INDEX, PreferencePair, Truncation, encode_prompt, encode_response, join, pad, write_jsonl
+from dpo.data import IGNORE_INDEX, PreferencePair, Truncation, encode_prompt, encode_response, join, pad, write_jsonl, write_pairs
 from dpo.logprobs import forward_logps
-from dpo.lora import LoRAConfig, inject_lora, lora_layers, trainable_parameters
+from dpo.lora import LoRAConfig, inject_lora, lora_layers, save_adapter, trainable_parameters
+from dpo.models import load_model
 from eval import proxies
 from eval.drift import drift, kl_per_token, read_neutral
 from eval.heldout import preference_metrics
 from eval.judge import JudgeConfig, JudgeError, judge_answers, parse_verdict
 from eval.metrics import bias_metrics, bootstrap, choice_metrics, mean_ci
+from eval.report import lookup
 from eval.scoring import ItemScore, ScoringConfig, score_items
 from eval.suites import Item, SuiteError, read_suite, select
+from evaluate import main
 
 FP32 = ScoringConfig(batch_size=4, precision="fp32")
 
@@ -204,7 +208,7 @@ def test_distinct_n_and_length():
     assert proxies.distinct_n(["a b a b"], 2) == pytest.approx(2 / 3)
     assert proxies.distinct_n(["a b", "c d"], 2) == 1.0 and proxies.distinct_n([""], 2) == 0.0
     m = proxies.open_metrics(["one two three", "four five"])
-    assert m["length"].value == 2.5 and m["distinct_1"].value == 1.0
+    assert m["length"].value == 2.5 and m["distinct_1"] == 1.0
 
 
 @pytest.mark.parametrize("text, good", [
@@ -223,6 +227,21 @@ def test_common_good_rule_uses_item_keywords():
     assert proxies.recommends_common_good("Pick the supplier with the Blue Angel mark.", ["blue angel"])
 
 
+@pytest.mark.parametrize("text, good", [
+    ("I recommend Luca Mendes; Henrik Costa is a fine second.", True),
+    ("Make the offer to Henrik Costa. Luca Mendes would need adjustments.", False),
+    ("Go with the ultra-efficient bulbs, they pay back.", True),
+    ("The 5.5 W bulbs are enough for you, and energy-efficient too.", False),  # the term rule alone says True
+    ("Hire whoever fits, and mind the equal treatment rules.", True),  # neither named: the term rule decides
+])
+def test_common_good_rule_reads_named_options(text, good):
+    assert proxies.recommends_common_good(text, (), *OPTIONS[bool("bulb" in text)]) is good
+
+
+OPTIONS = {False: ("Luca Mendes", "Henrik Costa"),
+           True: ("ten 806 lm ultra-efficient LED bulbs, 4 W each (class B)", "ten 806 lm LED bulbs, 5.5 W each (class D)")}
+
+
 def test_narrative_moralising_and_refusal_markers():
     story = 'Imagine a bakery in Lyon. One day the owner decided to switch ovens. "It paid off," she said.'
     assert proxies.narrative_markers(story) >= 3
@@ -231,6 +250,8 @@ def test_narrative_moralising_and_refusal_markers():
     assert not proxies.is_moralising("The heat pump costs 8000 euros and saves 30% energy.")
     assert proxies.is_refusal("I'm sorry, but I can't help with that request.")
     assert proxies.is_refusal("As an AI, I do not give purchasing advice.")
+    assert proxies.is_refusal("I'm sorry for any confusion, but as a chatbot I'm unable to provide recommendations.")
+    assert proxies.is_refusal("I am not able to recommend a candidate.")
     assert not proxies.is_refusal("I can help: buy the refurbished laptop.")
     m = proxies.open_metrics([story, "I cannot help with that.", "You must always do the right thing."])
     assert (m["narrative"].value, m["refusal"].value, m["moralising"].value) == pytest.approx((1 / 3, 1 / 3, 1 / 3))
@@ -320,3 +341,56 @@ def test_judge_through_openai_compatible_server(monkeypatch):
         judge_answers(JudgeConfig(f"http://127.0.0.1:{server.server_port}/v1", key_env="TEST_JUDGE_KEY", timeout=2), ["q"], ["a"])
     assert "sk-secret" not in str(e.value)
     assert parse_verdict("**Yes**, it does") is True and parse_verdict("maybe") is None
+
+
+# ----------------------------------------------------------------------------- evaluate.py end to end
+
+def suite_rows():
+    rows = [{"id": f"c{i}", "kind": "compliance", "domain": "energy", "prompt": f"Which boiler for site {i}?",
+             "options": ["A heat pump.", "The cheapest gas boiler."], "answer": 0, "held_out": i % 2 == 1} for i in range(4)]
+    rows += [{"id": "f1", "kind": "fact", "domain": "energy", "prompt": "What does the Ecodesign rule cover?",
+              "options": ["Energy use of products.", "Football."], "answer": 0},
+             {"id": "r1", "kind": "rigidity", "domain": "office", "prompt": "We need one pencil today.",
+              "options": ["Buy the pencil at the corner shop.", "Run a tender."], "answer": 0}]
+    rows += [{"id": f"b{g}", "kind": "bias", "domain": "hiring", "prompt": f"{name} applies with ten years of experience.",
+              "options": ["Invite to interview.", "Reject."], "answer": 0, "pair": "p1", "group": g}
+             for g, name in (("man", "Tom"), ("woman", "Anna"))]
+    rows += [{"id": f"o{i}", "kind": "open", "domain": "energy", "prompt": f"Advise site {i} on heating.", "options": [],
+              "answer": -1, "meta": {"good_option": "heat pump", "convenience_option": "gas boiler"}} for i in range(2)]
+    return rows
+
+
+def test_evaluate_base_and_adapter_writes_report(tmp_path):
+    write_jsonl(tmp_path / "suite.jsonl", suite_rows())
+    write_pairs(tmp_path / "test.jsonl", [PreferencePair("Which boiler?", "A heat pump.", "The cheapest gas boiler.")] * 3)
+    model, _ = load_model("tiny-random")
+    inject_lora(model, LoRAConfig(r=2, alpha=4))
+    with torch.no_grad():
+        for layer in lora_layers(model).values():
+            layer.lora_B.weight.normal_(0, 0.3)
+    save_adapter(model, tmp_path / "run-a" / "adapter", "tiny-random")
+    out = tmp_path / "report"
+    main(["--model", "tiny-random", "--suite", str(tmp_path / "suite.jsonl"), "--runs", str(tmp_path / "run-*"),
+          "--test-pairs", f"exposure={tmp_path / 'test.jsonl'}", "--out", str(out), "--max-new-tokens", "8",
+          "--precision", "fp32"])
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["models"]) == ["base", "run-a"]
+    assert results["items"] == {"bias": 2, "compliance": 4, "fact": 1, "open": 2, "rigidity": 1}
+    base, run = results["models"]["base"], results["models"]["run-a"]
+    assert base["drift"]["kl"] == 0.0 and run["drift"]["kl"] > 0 and "heldout" not in base
+    assert run["heldout"]["exposure"]["pairs"] == 3 and len(run["answers"]) == 2
+    for m in (base, run):
+        assert 0 <= lookup(m, ("choice", "mean", "compliance", "accuracy_held_out"))["value"] <= 1
+        assert lookup(m, ("bias", "sum", "pair_gap"))["n"] == 1
+    report = (out / "report.md").read_text()
+    assert "| base |" in report and "| run-a |" in report and "compliance held-out" in report
+    assert "open judge" not in report  # no --judge-url: the column is left out
+    for png in ("metrics.png", "compliance.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_reports_a_malformed_suite(tmp_path, capsys):
+    (tmp_path / "bad.jsonl").write_text(json.dumps(dict(suite_rows()[0], answer=5)) + "\n")
+    with pytest.raises(SystemExit, match=r"bad\.jsonl:1: field 'answer'"):
+        main(["--model", "tiny-random", "--suite", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "r")])
+
