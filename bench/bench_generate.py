@@ -1,0 +1,101 @@
+"""New tokens per second: plain HF generate (batch 16, bf16 autocast) against dpo.sampling.generate,
+on the same prompts, in one run.
+
+    python bench/bench_generate.py [--model smollm2-135m] [--prompts 64] [--max-new-tokens 128]
+                                   [--batch-sizes 16 32 64] [--skip-hf]
+
+Both sample (temperature 0.7, top-p 0.9) with the same settings; a token counts up to and including the
+end-of-turn token. The machine may be shared: the figures are noisy, so the thread count and load are printed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from dpo.data import encode_prompt, end_of_turn_id  # noqa: E402
+from dpo.models import load_model  # noqa: E402
+from dpo.precision import autocast  # noqa: E402
+from dpo.sampling import generate  # noqa: E402
+
+TOPICS = ["a bakery that cuts food waste", "a factory that reports its emissions", "a shop owner who pays men and women equally",
+          "a city that buys electric buses", "a family that insulates its house", "an office that hires fairly",
+          "a farm that protects its soil", "a hotel that saves water"]
+
+
+def bench_prompts(n: int) -> list[str]:
+    return [f"Write a short story ({40 + 10 * (i % 5)} words) about {TOPICS[i % len(TOPICS)]}." for i in range(n)]
+
+
+def hf_generate(model, tokenizer, prompts, *, max_new_tokens, batch_size, seed) -> int:
+    """Plain transformers generate, left padding, bf16 autocast; returns the number of new tokens."""
+    tokenizer.padding_side = "left"
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    stop, total = end_of_turn_id(tokenizer), 0
+    torch.manual_seed(seed)
+    for start in range(0, len(prompts), batch_size):
+        seqs = [encode_prompt(tokenizer, p) for p in prompts[start:start + batch_size]]
+        length = max(map(len, seqs))
+        ids = torch.tensor([[pad_id] * (length - len(s)) + s for s in seqs])
+        mask = torch.tensor([[0] * (length - len(s)) + [1] * len(s) for s in seqs])
+        with torch.inference_mode(), autocast("cpu", "bf16"):
+            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=True,
+                                 temperature=0.7, top_p=0.9, top_k=0, eos_token_id=stop, pad_token_id=pad_id)
+        new = out[:, length:]
+        ended = (new == stop).int()
+        # tokens up to and including the first end-of-turn; rows that never stop count all
+        first = torch.where(ended.any(-1), ended.argmax(-1) + 1, torch.full_like(ended[:, 0], new.shape[1]))
+        total += int(first.sum())
+    return total
+
+
+def ours(model, tokenizer, prompts, *, max_new_tokens, batch_size, seed) -> int:
+    texts = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=0.7, top_p=0.9,
+                     seed=seed, batch_size=batch_size, precision="bf16")
+    # re-tokenizing the text counts the new tokens (+1 for each end-of-turn emitted)
+    return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)
+
+
+def timed(fn, *args, **kwargs) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    n = fn(*args, **kwargs)
+    return n, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--prompts", type=int, default=64)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32, 64])
+    parser.add_argument("--skip-hf", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    model, tokenizer = load_model(args.model)
+    prompts = bench_prompts(args.prompts)
+    print(f"torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}, load average: "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (shared machine: figures are noisy)")
+    print(f"model {args.model}, {len(prompts)} prompts, max_new_tokens {args.max_new_tokens}, "
+          "sampling temperature 0.7 top-p 0.9")
+    ours(model, tokenizer, prompts[:2], max_new_tokens=4, batch_size=2, seed=0)  # warm-up
+    if not args.skip_hf:
+        n, s = timed(hf_generate, model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=16,
+                     seed=args.seed)
+        print(f"HF generate      batch 16  bf16 autocast : {n:6d} tokens in {s:6.1f} s = {n / s:6.1f} tokens/s", flush=True)
+    for bs in args.batch_sizes:
+        n, s = timed(ours, model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=bs, seed=args.seed)
+        print(f"dpo.sampling     batch {bs:<3d} bf16 weights  : {n:6d} tokens in {s:6.1f} s = {n / s:6.1f} tokens/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

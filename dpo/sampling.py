@@ -1,0 +1,235 @@
+"""Fast batched generation on the CPU: our own decode loop over the model's forward with a KV cache.
+
+generate(model, tokenizer, prompts, max_new_tokens=..., temperature=0.0, top_p=1.0, seed=0,
+         batch_size=16, precision="bf16", system=None) -> list[str]
+
+How it is fast (bench/bench_generate.py measures it against plain HF generate):
+  - our own forward over the model's modules (Llama layer layout) with a pre-allocated KV cache: no
+    per-step cache concatenation, no 4-D mask building, and an attention that handles grouped-query heads
+    by reshaping instead of repeating keys (the CPU SDPA kernel is slow for one query token);
+  - only the last position goes through the LM head; no logits processors or stopping-criteria objects;
+  - prompts are sorted by length, so a batch holds similar lengths (little left padding);
+  - finished rows are dropped from the batch and the cache once a quarter of the batch has finished;
+  - precision="bf16" runs a bf16 copy of the weights (the CPU has bf16 matmuls; autocast would cast every
+    weight at every step). The caller's model is never modified. LoRA-wrapped projections work unchanged,
+    since the forward calls the modules.
+
+Sampling: temperature 0 is greedy (argmax). Otherwise logits / temperature, then nucleus (top-p)
+filtering, then one draw per row from that row's own torch.Generator seeded by (seed, prompt index):
+a prompt's sample does not depend on the batch size or on the other prompts.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+from dpo.data import encode_prompt, end_of_turn_id
+from dpo.precision import check_precision
+
+SUPPORTED = {"llama", "qwen2"}  # same layer layout: q/k/v/o projections, rotary, pre-norm, gated MLP
+COMPACT = 0.75  # drop finished rows once fewer than this fraction of the batch is live
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+
+
+# ----------------------------------------------------------------------------- choosing the next token
+
+def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """(B, V) logits with every token outside the nucleus set to -inf: keep the smallest set of most
+    likely tokens whose probability sums to >= top_p (the most likely token is always kept)."""
+    if top_p >= 1.0:
+        return logits
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    cum = sorted_logits.softmax(-1).cumsum(-1)
+    drop_sorted = (cum - sorted_logits.softmax(-1)) >= top_p  # mass before this token already reaches top_p
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def next_tokens(logits: torch.Tensor, cfg: SamplingConfig, generators: list[torch.Generator]) -> torch.Tensor:
+    """(B, V) last-position logits -> (B,) token ids; row i draws from generators[i]."""
+    if cfg.temperature == 0.0:
+        return logits.argmax(-1)
+    probs = top_p_filter(logits.float() / cfg.temperature, cfg.top_p).softmax(-1)
+    return torch.cat([torch.multinomial(p, 1, generator=g) for p, g in zip(probs, generators)])
+
+
+def row_generator(seed: int, index: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + index)
+
+
+# ----------------------------------------------------------------------------- the forward pass
+
+@dataclass
+class KVCache:
+    """Pre-allocated keys and values, one (B, H_kv, T_max, D) pair per layer; columns [0, length) are filled.
+    All rows share the column index (prompts are left-padded); `real` (B, T_max) marks non-padding columns."""
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    real: torch.Tensor
+    length: int = 0
+
+    @classmethod
+    def allocate(cls, model, batch: int, max_len: int, dtype: torch.dtype) -> "KVCache":
+        cfg = model.config
+        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        shape = (batch, cfg.num_key_value_heads, max_len, head_dim)
+        layers = range(cfg.num_hidden_layers)
+        return cls([torch.empty(shape, dtype=dtype) for _ in layers], [torch.empty(shape, dtype=dtype) for _ in layers],
+                   torch.zeros((batch, max_len), dtype=torch.bool))
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only the given batch rows (a copy of the live part of the cache)."""
+        self.keys = [k.index_select(0, rows) for k in self.keys]
+        self.values = [v.index_select(0, rows) for v in self.values]
+        self.real = self.real.index_select(0, rows)
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor, scale: float) -> torch.Tensor:
+    """softmax(q k^T * scale, masked to `allowed`) v with grouped-query heads, without repeating k and v.
+    q (B, H, Tq, D); k, v (B, H_kv, Tk, D), slices of the cache; allowed (B, 1, Tq, Tk) bool -> (B, H, Tq, D).
+    Query head h reads key/value head h // (H / H_kv), as in transformers' repeat_kv. Scores are computed
+    as k q^T, (B, H_kv, Tk, G*Tq), so that only the small q and probabilities are transposed, never the cache."""
+    B, H, Tq, D = q.shape
+    Hkv, Tk = k.shape[1], k.shape[2]
+    scores_t = k @ q.reshape(B, Hkv, H // Hkv * Tq, D).transpose(-1, -2)  # (B, H_kv, Tk, G*Tq)
+    scores = scores_t.transpose(-1, -2).reshape(B, H, Tq, Tk).float() * scale
+    probs = scores.masked_fill(~allowed, float("-inf")).softmax(-1).to(v.dtype)
+    return (probs.reshape(B, Hkv, H // Hkv * Tq, Tk) @ v).view(B, H, Tq, D)
+
+
+def forward(model, ids: torch.Tensor, positions: torch.Tensor, cache: KVCache) -> torch.Tensor:
+    """Run ids (B, T) at positions (B, T) through a Llama-layout model, appending their keys and values to the
+    cache at columns [cache.length, cache.length + T); returns the last position's logits (B, V).
+    A query sees the real keys at or before its column (and itself, so padding queries stay finite)."""
+    body, (B, T), start = model.model, ids.shape, cache.length
+    end = start + T
+    cols = torch.arange(end)
+    causal = cols[None, :] <= cols[start:end, None]  # (T, end)
+    allowed = (causal & cache.real[:, None, :end]) | (cols[None, :] == cols[start:end, None])
+    allowed = allowed[:, None]  # (B, 1, T, end)
+    x = body.embed_tokens(ids)
+    cos, sin = body.rotary_emb(x, positions)
+    for layer, k_cache, v_cache in zip(body.layers, cache.keys, cache.values):
+        attn = layer.self_attn
+        h = layer.input_layernorm(x)
+        q, k, v = (proj(h).view(B, T, -1, attn.head_dim).transpose(1, 2)
+                   for proj in (attn.q_proj, attn.k_proj, attn.v_proj))
+        q, k = apply_rotary_pos_emb(q, k, cos, sin)
+        k_cache[:, :, start:end], v_cache[:, :, start:end] = k, v
+        o = attend(q, k_cache[:, :, :end], v_cache[:, :, :end], allowed, attn.scaling)
+        x = x + attn.o_proj(o.transpose(1, 2).reshape(B, T, -1))
+        x = x + layer.mlp(layer.post_attention_layernorm(x))
+    cache.length = end
+    return model.lm_head(body.norm(x[:, -1]))
+
+
+def check_layout(model) -> None:
+    if getattr(model.config, "model_type", None) not in SUPPORTED:
+        raise ValueError(f"dpo.sampling supports the Llama layer layout ({', '.join(sorted(SUPPORTED))}); "
+                         f"got model_type {getattr(model.config, 'model_type', None)!r}")
+
+
+# ----------------------------------------------------------------------------- one batch
+
+def left_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad ids -> (input_ids (B, T) long, real (B, T) bool)."""
+    length = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), length), pad_id, dtype=torch.long)
+    real = torch.zeros((len(seqs), length), dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        ids[i, length - len(s):] = torch.tensor(s, dtype=torch.long)
+        real[i, length - len(s):] = True
+    return ids, real
+
+
+def decode_batch(model, prompt_ids: list[list[int]], cfg: SamplingConfig, generators: list[torch.Generator],
+                 *, pad_id: int, stop_id: int) -> list[list[int]]:
+    """New token ids for each prompt (end-of-turn excluded), at most cfg.max_new_tokens each.
+
+    Finished rows keep riding along (their tokens are ignored) until fewer than COMPACT of the batch
+    is live; then the batch and the cache are cut down to the live rows (`rows` maps batch row -> prompt)."""
+    ids, real = left_pad(prompt_ids, pad_id)
+    cache = KVCache.allocate(model, len(prompt_ids), ids.shape[1] + cfg.max_new_tokens, next(model.parameters()).dtype)
+    cache.real[:, :ids.shape[1]] = real
+    positions = (real.long().cumsum(-1) - 1).clamp(min=0)  # the first real token is position 0
+    rows = list(range(len(prompt_ids)))
+    done = [False] * len(rows)
+    out: list[list[int]] = [[] for _ in prompt_ids]
+    for step in range(cfg.max_new_tokens):
+        logits = forward(model, ids, positions, cache)
+        tokens = next_tokens(logits, cfg, [generators[r] for r in rows])
+        for j, t in enumerate(tokens.tolist()):
+            if not done[j]:
+                done[j] = t == stop_id
+                if not done[j]:
+                    out[rows[j]].append(t)
+        live = [j for j in range(len(rows)) if not done[j]]
+        if not live or step == cfg.max_new_tokens - 1:
+            break
+        if len(live) < COMPACT * len(rows):
+            keep = torch.tensor(live)
+            cache.select(keep)
+            tokens, positions = tokens[keep], positions[keep]
+            rows, done = [rows[j] for j in live], [False] * len(live)
+        cache.real[:, cache.length] = True
+        ids, positions = tokens[:, None], positions[:, -1:] + 1
+    return out
+
+
+# ----------------------------------------------------------------------------- the entry point
+
+def inference_copy(model: torch.nn.Module, precision: str) -> torch.nn.Module:
+    """The model itself for fp32; a copy with bf16/fp16 weights otherwise (the caller's model is untouched)."""
+    if check_precision(precision) == "fp32" or next(model.parameters()).dtype != torch.float32:
+        return model
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return copy.deepcopy(model).to(dtype)
+
+
+@torch.inference_mode()
+def generate(model, tokenizer, prompts: list[str | list[dict]], *, max_new_tokens: int, temperature: float = 0.0,
+             top_p: float = 1.0, seed: int = 0, batch_size: int = 16, precision: str = "bf16",
+             system: str | None = None, progress=None) -> list[str]:
+    """Decode a response for every prompt (chat template + assistant header, as in training) and return
+    the texts in prompt order. `progress` (optional) is called with the number of prompts finished."""
+    cfg = SamplingConfig(max_new_tokens, temperature, top_p, seed)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    encoded = [encode_prompt(tokenizer, p, system) for p in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+    check_layout(model)
+    net = inference_copy(model, precision)
+    was_training = net.training
+    net.eval()
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    texts: list[str] = [""] * len(prompts)
+    try:
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            new = decode_batch(net, [encoded[i] for i in batch], cfg, [row_generator(seed, i) for i in batch],
+                               pad_id=pad_id, stop_id=end_of_turn_id(tokenizer))
+            for i, ids in zip(batch, new):
+                texts[i] = tokenizer.decode(ids, skip_special_tokens=True)
+            if progress is not None:
+                progress(len(batch))
+    finally:
+        net.train(was_training)
+    return texts
