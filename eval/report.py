@@ -152,7 +152,7 @@ def log_wandb(results: dict, out_dir: str | os.PathLike, project: str) -> None:
     """The table (one row a model) and the plots to Weights & Biases (WANDB_MODE=offline works offline)."""
     import wandb
     out = Path(out_dir)
-    run = wandb.init(project=project, job_type="evaluation", name=f"eval-{out.name}", config=results["config"])
+    run = wandb.init(project=project, job_type="evaluation", name=f"eval-{out.name}", config=results["config"], dir=str(out))
     columns = [h for h, _ in COLUMNS]
     rows = [[name] + [(lambda v: v["value"] if isinstance(v, dict) else v)(lookup(m, p)) for _, p in COLUMNS]
             for name, m in results["models"].items()]

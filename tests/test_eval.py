@@ -18,7 +18,7 @@ from eval.drift import drift, kl_per_token, read_neutral
 from eval.heldout import preference_metrics
 from eval.judge import JudgeConfig, JudgeError, judge_answers, parse_verdict
 from eval.metrics import bias_metrics, bootstrap, choice_metrics, mean_ci
-from eval.report import lookup
+from eval.report import log_wandb, lookup, write_report
 from eval.scoring import ItemScore, ScoringConfig, score_items
 from eval.suites import Item, SuiteError, read_suite, select
 from evaluate import main
@@ -394,3 +394,16 @@ def test_evaluate_reports_a_malformed_suite(tmp_path, capsys):
     with pytest.raises(SystemExit, match=r"bad\.jsonl:1: field 'answer'"):
         main(["--model", "tiny-random", "--suite", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "r")])
 
+
+
+def test_report_logs_to_wandb_offline(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    est = {"value": 0.5, "lo": 0.25, "hi": 0.75, "n": 8}
+    results = {"config": {"model": "tiny-random", "precision": "fp32", "seed": 0}, "items": {"compliance": 8},
+               "models": {"base": {"choice": {"mean": {"compliance": {"accuracy": est, "accuracy_held_out": est}}},
+                                   "seconds": 1.0}}}
+    write_report(results, tmp_path)
+    log_wandb(results, tmp_path, "commongood-dpo-test")
+    assert list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
