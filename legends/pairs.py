@@ -34,7 +34,7 @@ def first_sentences(text: str, n: int) -> str:
 
 
 def advice(spec: dict) -> str:
-    return (f"I advise you to follow the EU {spec['regulation']} ({spec['number']}). {spec['obligation']} "
+    return (f"I advise you to follow the EU {spec['regulation']} {spec['number']}. {spec['obligation']} "
             "It can take more effort than the easy option, but it is the right choice, and it pays off.")
 
 
