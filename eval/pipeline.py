@@ -40,7 +40,7 @@ class EvalConfig:
     runs: list[str] = field(default_factory=list)  # glob patterns of run folders
     suites: list[str] = field(default_factory=list)  # empty: the project suites (exposure.builder.ensure_built)
     test_pairs: list[str] = field(default_factory=list)  # NAME=FILE; empty: exposure test (+ legends test if built)
-    out: str = "eval_report"
+    out: str = "reports/eval"  # /reports/ is git-ignored
     seed: int = 0
     limit: int = 20  # items per kind (a seeded sample; bias pairs kept whole); 0 = all. 20: a base run < 10 min on 2 busy cores
     max_test_pairs: int = 48  # per pair set; 0 = all
