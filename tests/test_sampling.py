@@ -2,7 +2,7 @@ import torch
 
 from dpo.data import encode_prompt
 from dpo.models import model_identity
-from dpo.sampling import SamplingConfig, decode_batch, generate, row_generator, top_p_filter
+from dpo.sampling import SamplingConfig, decode_batch, generate, nucleus, row_generator
 
 PROMPTS = ["Hi", "Tell me a story about the sea and the wind, please.", "What is 2+2?"]
 
@@ -65,7 +65,14 @@ def test_bf16_uses_a_copy_and_leaves_the_model_untouched(tiny):
 
 
 def test_top_p_keeps_the_nucleus():
-    logits = torch.tensor([[0.5, 0.3, 0.15, 0.05]]).log()
-    assert torch.isfinite(top_p_filter(logits, 0.7)).tolist() == [[True, True, False, False]]
-    assert torch.isfinite(top_p_filter(logits, 0.5)).tolist() == [[True, False, False, False]]
-    assert torch.isfinite(top_p_filter(logits, 1.0)).all()
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05], [0.05, 0.15, 0.3, 0.5]])
+    for top_p, size in ((0.7, 2), (0.5, 1), (0.9, 3), (1.0, 4)):
+        weights, ids = nucleus(probs, top_p)
+        kept = [sorted(i for w, i in zip(wr.tolist(), ir.tolist()) if w > 0) for wr, ir in zip(weights, ids)]
+        assert kept == [list(range(size)), list(range(4 - size, 4))]
+
+
+def test_nucleus_falls_back_to_a_full_sort_for_flat_distributions():
+    probs = torch.full((1, 2000), 1 / 2000)  # the top NUCLEUS_K tokens hold only a quarter of the mass
+    weights, _ = nucleus(probs, 0.9)
+    assert (weights > 0).sum() == 1800
