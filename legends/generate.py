@@ -62,6 +62,10 @@ def read_legends(path: Path) -> list[dict]:
                 raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line") from None
             with open(path, "r+", encoding="utf-8") as f:
                 f.truncate(sum(len(x.encode()) for x in lines[:-1]))
+            return rows
+    if lines and not lines[-1].endswith("\n"):  # a whole record whose newline was not written yet
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("\n")
     return rows
 
 

@@ -142,6 +142,12 @@ def test_resume_after_interruption_gives_exactly_n_legends_without_duplicates(tm
     assert run(cfg, backend=FakeBackend(interrupt_at=1), regulations=REGS)["kept"] == 23  # already done: no call
 
 
+def test_a_record_without_its_newline_is_kept_and_closed(tmp_path):
+    out = tmp_path / "legends.jsonl"
+    out.write_text('{"id": "a", "index": 0}\n{"id": "b", "index": 1}')
+    assert [r["id"] for r in read_legends(out)] == ["a", "b"] and out.read_text().endswith("}\n")
+
+
 def test_specs_are_a_deterministic_sequence():
     assert [spec(i, REGS, 3) for i in range(5)] == [spec(i, REGS, 3) for i in range(5)]
     assert spec(7, REGS, 3).id == "s3-000007"
