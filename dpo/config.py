@@ -54,7 +54,7 @@ class TrainConfig:
     grad_accum: int = 1  # micro-batches per optimizer step
     lr: float = 5e-4
     weight_decay: float = 0.0
-    warmup_steps: int = 10
+    warmup_ratio: float = 0.1  # share of the steps with a linear warmup
     max_grad_norm: float = 1.0
     precision: str = "bf16"  # fp32 | bf16 | fp16 (autocast; master weights stay fp32)
     gradient_checkpointing: bool = False
@@ -72,15 +72,26 @@ class TrainConfig:
     wandb_run_name: str = ""
 
     def __post_init__(self):
+        from .loss import LOSS_TYPES
+        for name in ("data", "eval_data", "lora_targets"):  # tuples from experiment files compare equal to JSON lists
+            setattr(self, name, [str(x).strip() for x in getattr(self, name) if str(x).strip()])
+        if self.loss not in LOSS_TYPES:
+            raise ValueError(f"loss must be one of {LOSS_TYPES}, got {self.loss!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {ALGOS}, got {self.algo!r}")
         if not 0.0 <= self.mix <= 1.0:
             raise ValueError(f"mix must be in [0, 1], got {self.mix}")
-        for name in ("batch_size", "grad_accum", "epochs", "eval_every", "save_every", "ref_batch_size"):
+        for name in ("batch_size", "grad_accum", "epochs", "eval_every", "save_every", "ref_batch_size",
+                     "keep_checkpoints", "lora_r"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("max_steps", "max_train_pairs", "max_eval_pairs", "lora_dropout", "weight_decay", "sft_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
 
 
 def load_experiment(spec: str) -> dict[str, TrainConfig]:
@@ -121,7 +132,9 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
         elif kind == list[str]:
             parser.add_argument(flag, nargs="+", default=None, metavar="FILE", help=help_)
         else:
-            choices = {"strategy": STRATEGIES, "algo": ALGOS, "precision": ("fp32", "bf16", "fp16")}.get(f.name)
+            from .loss import LOSS_TYPES
+            choices = {"strategy": STRATEGIES, "algo": ALGOS, "precision": ("fp32", "bf16", "fp16"),
+                       "loss": LOSS_TYPES}.get(f.name)
             parser.add_argument(flag, type=kind, default=None, choices=choices, help=help_)
     return parser
 
@@ -140,11 +153,14 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
     if args.resume:
         saved = read_run_config(args.resume)
-        differ = [k for k, v in given.items() if k not in ("resume", "wandb") and v != getattr(saved, k)]
+        if args.config:
+            raise ValueError("--resume continues a run with its saved settings; drop --config")
+        free = ("resume", "wandb", "wandb_project", "wandb_run_name", "device", "cache_dir")  # change no numbers
+        differ = [k for k, v in given.items() if k not in free and v != getattr(saved, k)]
         if differ:
             raise ValueError(f"--resume {args.resume}: a resumed run keeps its saved settings; these flags differ: "
                              f"{', '.join(differ)}")
-        return dataclasses.replace(saved, resume=args.resume, wandb=given.get("wandb", saved.wandb))
+        return dataclasses.replace(saved, **{k: v for k, v in given.items() if k in free})
     base = TrainConfig()
     if args.config:
         runs = load_experiment(args.config)

@@ -110,13 +110,15 @@ def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
 
 
 def target_modules(model: nn.Module, config: LoRAConfig) -> dict[str, nn.Linear]:
-    """{name: module} of the nn.Linear modules whose name ends with one of config.targets."""
-    found = {name: m for name, m in model.named_modules()
-             if isinstance(m, nn.Linear) and any(name == t or name.endswith("." + t) for t in config.targets)}
-    if not found:
-        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
-        raise ValueError(f"no nn.Linear module matches LoRA targets {config.targets}; linear modules: {linear}")
-    return found
+    """{name: module} of the nn.Linear modules whose name ends with one of config.targets; every target
+    must match at least one module (a misspelled target is an error, not a silently smaller adapter)."""
+    matches = lambda name, t: name == t or name.endswith("." + t)  # noqa: E731
+    linears = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+    unmatched = [t for t in config.targets if not any(matches(name, t) for name in linears)]
+    if unmatched or not config.targets:
+        names = sorted({n.rsplit(".", 1)[-1] for n in linears})
+        raise ValueError(f"LoRA targets {unmatched or list(config.targets)} match no nn.Linear module; linear modules: {names}")
+    return {name: m for name, m in linears.items() if any(matches(name, t) for t in config.targets)}
 
 
 def inject_lora(model: nn.Module, config: LoRAConfig) -> list[str]:

@@ -23,15 +23,15 @@ import torch
 
 from .config import TrainConfig
 from .data import PreferencePair, Truncation, read_pairs, tokenize_pairs
-from .lora import LoRAConfig, export_merged, inject_lora, save_adapter
+from .lora import LoRAConfig, inject_lora, save_adapter
 from .loss import REFERENCE_FREE
-from .models import load_model
+from .models import cache_root, load_model
 from .precision import configure_device
 from .reference import reference_logps
 from .tracking import MetricsLog
 from .trainer import fit
 
-LEGENDS_FILE = Path("data/legends/legends.jsonl")
+LEGENDS_FILE = Path(__file__).resolve().parents[1] / "data" / "legends" / "legends.jsonl"
 
 
 def strategy_files(cfg: TrainConfig) -> tuple[list[Path], list[Path]]:
@@ -56,9 +56,11 @@ def strategy_files(cfg: TrainConfig) -> tuple[list[Path], list[Path]]:
     return train, [Path(p) for p in cfg.eval_data] or evals
 
 
-def load_pairs(files: list[Path], cfg: TrainConfig, limit: int, *, weights: list[float] | None = None) -> tuple[list[PreferencePair], int]:
-    """Read pair files; keep a seeded sample of `limit` pairs (0 = all), drawn from each file in proportion
-    to `weights` (mixed strategy). Returns (pairs, invalid lines skipped)."""
+def load_pairs(files: list[Path], cfg: TrainConfig, limit: int, *,
+               weights: list[float] | None = None) -> tuple[list[PreferencePair], list[int], int]:
+    """Read pair files; keep a seeded sample of `limit` pairs (0 = all). With `weights` (mixed strategy),
+    file i gives the share weights[i] of the sample, as many pairs as the files allow at those shares.
+    Returns (pairs, pairs taken from each file, invalid lines skipped)."""
     rng = random.Random(cfg.seed)
     per_file, skipped = [], 0
     for f in files:
@@ -69,14 +71,16 @@ def load_pairs(files: list[Path], cfg: TrainConfig, limit: int, *, weights: list
         per_file.append(pairs)
     if weights is None:
         pool = [p for pairs in per_file for p in pairs]
-        return (rng.sample(pool, limit) if 0 < limit < len(pool) else pool), skipped
-    total = limit or sum(len(p) for p in per_file)
-    out = []
-    for pairs, w in zip(per_file, weights):
-        k = min(len(pairs), round(total * w))
-        out += rng.sample(pairs, k)
+        taken = rng.sample(pool, limit) if 0 < limit < len(pool) else pool
+        return taken, [len(p) for p in per_file] if taken is pool else [], skipped
+    most = min(len(pairs) / w for pairs, w in zip(per_file, weights) if w > 0)
+    total = min(limit, most) if limit else most
+    if limit and total < limit:
+        print(f"warning: only {int(total)} pairs can be drawn at shares {weights} (asked for {limit})", file=sys.stderr)
+    counts = [min(len(pairs), round(total * w)) for pairs, w in zip(per_file, weights)]
+    out = [p for pairs, k in zip(per_file, counts) for p in rng.sample(pairs, k)]
     rng.shuffle(out)
-    return out, skipped
+    return out, counts, skipped
 
 
 def run_training(cfg: TrainConfig) -> Path:
@@ -91,8 +95,12 @@ def run_training(cfg: TrainConfig) -> Path:
 
     train_files, eval_files = strategy_files(cfg)
     weights = [1 - cfg.mix, cfg.mix] if cfg.strategy == "mixed" and not cfg.data else None
-    train_pairs, skipped = load_pairs(train_files, cfg, cfg.max_train_pairs, weights=weights)
-    eval_pairs, eval_skipped = load_pairs(eval_files, cfg, cfg.max_eval_pairs) if eval_files else ([], 0)
+    train_pairs, train_counts, skipped = load_pairs(train_files, cfg, cfg.max_train_pairs, weights=weights)
+    eval_weights = weights if weights and len(eval_files) == len(weights) else None
+    eval_pairs, eval_counts, eval_skipped = (load_pairs(eval_files, cfg, cfg.max_eval_pairs, weights=eval_weights)
+                                             if eval_files else ([], [], 0))
+    if not eval_pairs:
+        print("warning: no held-out pairs (pass --eval-data FILE): eval/ metrics will be missing", file=sys.stderr)
     model, tokenizer = load_model(cfg.model, cache_dir=cfg.cache_dir or None)
     model.to(device)
     trunc = Truncation(cfg.max_length, cfg.max_prompt_length)
@@ -104,7 +112,7 @@ def run_training(cfg: TrainConfig) -> Path:
 
     ref_train = ref_eval = None
     if cfg.loss not in REFERENCE_FREE:
-        ref_dir = Path(cfg.cache_dir or os.environ.get("COMMONGOOD_CACHE", "") or "~/.cache/commongood-dpo").expanduser() / "reference"
+        ref_dir = cache_root(cfg.cache_dir or None) / "reference"
         ref = lambda examples: reference_logps(model, examples, pad_id=tokenizer.pad_token_id, cache_dir=ref_dir,  # noqa: E731
                                                precision=cfg.precision, batch_size=cfg.ref_batch_size, device=device)
         ref_train = ref(train.examples)
@@ -119,12 +127,13 @@ def run_training(cfg: TrainConfig) -> Path:
     if cfg.gradient_checkpointing:
         enable_activation_checkpointing(model)
 
-    write_run_config(run_dir, cfg, model, {
-        "train_files": [file_record(f) for f in train_files], "eval_files": [file_record(f) for f in eval_files],
-        "train_pairs": len(train.examples), "eval_pairs": len(evals.examples), "truncated": train.truncated,
-        "dropped": train.dropped, "invalid_skipped": skipped + eval_skipped})
+    data = {"train_files": [file_record(f) for f in train_files], "eval_files": [file_record(f) for f in eval_files],
+            "train_pairs_per_file": train_counts, "eval_pairs_per_file": eval_counts,
+            "train_pairs": len(train.examples), "eval_pairs": len(evals.examples), "truncated": train.truncated,
+            "dropped": train.dropped, "invalid_skipped": skipped + eval_skipped}
+    write_run_config(run_dir, cfg, model, data)
     log = MetricsLog(run_dir, wandb_project=cfg.wandb_project if cfg.wandb else "", wandb_run_name=cfg.wandb_run_name,
-                     config=dataclasses.asdict(cfg))
+                     config=dataclasses.asdict(cfg), resume=bool(cfg.resume))
     try:
         fit(model, cfg, train_examples=train.examples, eval_examples=evals.examples, pad_id=tokenizer.pad_token_id,
             run_dir=run_dir, device=device, ref_train=ref_train, ref_eval=ref_eval, log=log)
@@ -152,10 +161,14 @@ def enable_activation_checkpointing(model) -> None:
 
 
 def disable_dropout(model: torch.nn.Module) -> None:
-    """DPO compares log-probs of two forwards: dropout noise would bias the comparison."""
-    for module in model.modules():
+    """DPO compares log-probs of two forwards: dropout noise would bias the comparison. Attention modules
+    copy their dropout rate into a plain float when built, so those attributes are zeroed too."""
+    for module in [model, *model.modules()]:
         if isinstance(module, torch.nn.Dropout):
             module.p = 0.0
+        for attr in ("attention_dropout", "hidden_dropout", "dropout"):
+            if isinstance(getattr(module, attr, None), float):
+                setattr(module, attr, 0.0)
     for attr in ("attention_dropout", "hidden_dropout", "dropout"):
         if isinstance(getattr(model.config, attr, None), float):
             setattr(model.config, attr, 0.0)
@@ -178,20 +191,27 @@ def file_record(path: Path) -> dict:
 
 
 def write_run_config(run_dir: Path, cfg: TrainConfig, model, data: dict) -> None:
+    """Write config.json; on --resume, check the data is what the run started with and append to `resumes`
+    instead of overwriting the original record."""
     import transformers
     run_dir.mkdir(parents=True, exist_ok=True)
-    record = {
-        "config": dataclasses.asdict(cfg),
-        "data": data,
-        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "transformers": transformers.__version__},
-        "git": git_commit(),
-        "command": sys.argv,
-    }
+    path = run_dir / "config.json"
+    session = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "git": git_commit(), "command": sys.argv}
+    if cfg.resume and path.exists():
+        record = json.loads(path.read_text())
+        if record["data"] != data:
+            differ = [k for k in data if record["data"].get(k) != data[k]]
+            raise ValueError(f"--resume {run_dir}: the training data changed since the run started ({', '.join(differ)}); "
+                             "a resumed run must see the same pairs")
+        record.setdefault("resumes", []).append({**session, "device": cfg.device, "cache_dir": cfg.cache_dir})
+    else:
+        record = {"config": dataclasses.asdict(cfg), "data": data,
+                  "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+                  "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                               "transformers": transformers.__version__}, **session}
     tmp = run_dir / ".config.json.tmp"
     tmp.write_text(json.dumps(record, indent=2))
-    os.replace(tmp, run_dir / "config.json")
+    os.replace(tmp, path)
 
 
 def git_commit() -> dict:

@@ -5,25 +5,33 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 from pathlib import Path
 
 
 class MetricsLog:
-    def __init__(self, run_dir: Path, *, wandb_project: str = "", wandb_run_name: str = "", config: dict | None = None):
+    def __init__(self, run_dir: Path, *, wandb_project: str = "", wandb_run_name: str = "", config: dict | None = None,
+                 resume: bool = False):
+        """resume=True continues the W&B run of this folder (its id is kept in run_dir/wandb-id); a fresh run
+        always starts a new W&B run, even in a reused folder. Steps re-logged after a resume carry the same
+        numbers (exact resume) and W&B keeps the first copy."""
         self.path = Path(run_dir) / "metrics.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.wandb = None
         if wandb_project:
             import wandb
+            id_file = Path(run_dir) / "wandb-id"
+            if not (resume and id_file.exists()):
+                id_file.write_text(secrets.token_hex(8))
             self.wandb = wandb.init(project=wandb_project, name=wandb_run_name or Path(run_dir).name,
-                                    config=config or {}, dir=str(run_dir), resume="allow",
-                                    id=_wandb_id(run_dir))
+                                    config=config or {}, dir=str(run_dir), id=id_file.read_text().strip(),
+                                    resume="allow" if resume else None)
 
     def truncate_after(self, step: int) -> None:
         """Drop records past `step` (logged after the checkpoint a run resumes from), atomically."""
         if not self.path.exists():
             return
-        kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+        kept = [line for line in self.path.read_text().splitlines() if _step(line) <= step]
         tmp = self.path.with_name(".metrics.jsonl.tmp")
         tmp.write_text("".join(line + "\n" for line in kept))
         os.replace(tmp, self.path)
@@ -51,7 +59,9 @@ def _plain(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
-def _wandb_id(run_dir: Path) -> str:
-    """A stable W&B run id per run folder, so that --resume continues the same W&B run."""
-    import hashlib
-    return hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()[:16]
+def _step(line: str) -> float:
+    """The step of a metrics line; a line cut short by a hard kill counts as past every step."""
+    try:
+        return json.loads(line)["step"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return math.inf

@@ -1,20 +1,24 @@
 """The DPO training loop: concatenated_forward -> preference_loss -> step. Everything else is passed in.
 
-One optimizer step = `grad_accum` micro-batches of `batch_size` pairs. The learning rate warms up
-linearly for `warmup_steps`, then decays on a cosine to 0 at the last step. Checkpoints hold the
+One optimizer step = up to `grad_accum` micro-batches of `batch_size` pairs (a step never crosses an
+epoch's end). The learning rate warms up linearly over `warmup_ratio` of the steps, then decays on a
+cosine toward 0. Checkpoints hold the
 trainable weights, optimizer, scheduler, scaler, data position and every RNG state, so a resumed run
 continues exactly (bit-identical on the CPU).
 """
 from __future__ import annotations
 
 import math
+import os
 import random
 import shutil
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -40,10 +44,15 @@ class TrainState:
     epoch: int = 0  # epoch of the next micro-batch
     position: int = 0  # micro-batches of that epoch already consumed
     tokens: int = 0  # non-padding tokens seen
+    skipped: int = 0  # fp16 steps skipped by the GradScaler (inf/NaN gradients)
+
+
+MAX_CONSECUTIVE_SKIPS = 25  # fp16: more skipped steps in a row than this means the run diverged
 
 
 def warmup_cosine(warmup_steps: int, total_steps: int):
-    """lr multiplier: (s+1)/warmup for s < warmup, then 0.5 * (1 + cos(pi * progress)) down to 0."""
+    """lr multiplier of step s (0-based): (s+1)/warmup while s < warmup, then 0.5 * (1 + cos(pi * progress)),
+    progress = (s - warmup) / (total - warmup), falling from 1 toward 0 over the remaining steps."""
     def factor(s: int) -> float:
         if s < warmup_steps:
             return (s + 1) / warmup_steps
@@ -78,20 +87,76 @@ def pair_loss(model, batch: dict, ref: tuple[SequenceLogps, SequenceLogps] | Non
     return loss, metrics
 
 
-def micro_batches(lengths: Sequence[int], cfg: TrainConfig, state: TrainState) -> Iterator[tuple[list[int], int, int]]:
-    """(indices, epoch, position after it) from the state's position on, across epochs, forever."""
-    epoch, position = state.epoch, state.position
-    while True:
-        batches = batch_order(lengths, cfg.batch_size, seed=cfg.seed, epoch=epoch, group_by_length=cfg.group_by_length)
-        for i in range(position, len(batches)):
-            yield batches[i], epoch, i + 1
-        epoch, position = epoch + 1, 0
+def steps_per_epoch(n_pairs: int, cfg: TrainConfig) -> int:
+    return math.ceil(math.ceil(n_pairs / cfg.batch_size) / cfg.grad_accum)
 
 
 def total_steps(n_pairs: int, cfg: TrainConfig) -> int:
-    if cfg.max_steps:
-        return cfg.max_steps
-    return cfg.epochs * math.ceil(math.ceil(n_pairs / cfg.batch_size) / cfg.grad_accum)
+    return cfg.max_steps or cfg.epochs * steps_per_epoch(n_pairs, cfg)
+
+
+def next_step_batches(lengths: Sequence[int], cfg: TrainConfig, state: TrainState) -> tuple[list[list[int]], int, int]:
+    """The micro-batches of the next optimizer step: up to grad_accum of them, never crossing an epoch's end
+    (so --epochs 1 sees each pair once). Returns (batches, epoch, position after them)."""
+    epoch, position = state.epoch, state.position
+    order = batch_order(lengths, cfg.batch_size, seed=cfg.seed, epoch=epoch, group_by_length=cfg.group_by_length)
+    if position >= len(order):
+        epoch, position = epoch + 1, 0
+        order = batch_order(lengths, cfg.batch_size, seed=cfg.seed, epoch=epoch, group_by_length=cfg.group_by_length)
+    batches = order[position:position + cfg.grad_accum]
+    return batches, epoch, position + len(batches)
+
+
+class DeferredInterrupt:
+    """Within `with DeferredInterrupt() as stop:`, a first Ctrl-C only sets `stop.requested`, so the loop can
+    finish its step and save a consistent checkpoint; a second Ctrl-C interrupts at once."""
+    def __enter__(self):
+        self.requested = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\ninterrupt: finishing this step, then saving a checkpoint (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def train_step(model, batches: list[list[int]], train_examples: Sequence[dict], ref_train: ReferenceLogps | None,
+               cfg: TrainConfig, pad_id: int, device: torch.device, optimizer, scaler, params) -> dict:
+    """One optimizer step over micro-batches; each micro-batch's mean loss is weighted by its share of the
+    step's pairs, so the step's gradient is that of the mean loss over all its pairs."""
+    optimizer.zero_grad(set_to_none=True)
+    n_pairs = sum(len(idx) for idx in batches)
+    sums: dict[str, float] = {}
+    tokens = 0
+    for idx in batches:
+        batch = {k: v.to(device) for k, v in collate([train_examples[i] for i in idx], pad_id).items()}
+        with autocast(device, cfg.precision):
+            loss, m = pair_loss(model, batch, ref_train.select(idx) if ref_train else None, cfg)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"loss is {loss.item()}")
+        weight = len(idx) / n_pairs
+        scaler.scale(loss * weight).backward()
+        for k, v in m.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * weight
+        tokens += int(batch["chosen_attention_mask"].sum() + batch["rejected_attention_mask"].sum())
+    scaler.unscale_(optimizer)
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
+    if not math.isfinite(grad_norm) and not scaler.is_enabled():  # with fp16 the scaler skips such a step
+        raise TrainingDiverged(f"gradient norm is {grad_norm}")
+    scale = scaler.get_scale() if scaler.is_enabled() else 1.0
+    scaler.step(optimizer)
+    scaler.update()
+    skipped = scaler.is_enabled() and scaler.get_scale() < scale
+    return {**sums, "grad_norm": grad_norm, "grad_scale": scale, "skipped": float(skipped), "tokens": tokens}
 
 
 def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[dict], eval_examples: Sequence[dict],
@@ -99,8 +164,9 @@ def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[di
         ref_eval: ReferenceLogps | None = None, log: MetricsLog | None = None) -> dict:
     """Train `model` (its trainable parameters) on tokenized pairs; returns the last logged metrics.
 
-    Resumes from the newest checkpoint in run_dir/checkpoints if there is one. Ctrl-C saves the last
-    completed step and re-raises; a non-finite loss or gradient raises TrainingDiverged.
+    Resumes from the newest checkpoint in run_dir/checkpoints if there is one. Ctrl-C finishes the current
+    step, saves it and raises KeyboardInterrupt; a non-finite loss or gradient (or, in fp16, more than
+    MAX_CONSECUTIVE_SKIPS skipped steps in a row) raises TrainingDiverged and keeps the last good checkpoint.
     """
     if cfg.loss not in REFERENCE_FREE and (ref_train is None or (eval_examples and ref_eval is None)):
         raise ValueError(f"loss {cfg.loss!r} needs reference log-probs")
@@ -110,7 +176,7 @@ def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[di
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                   fused=device.type in ("cpu", "cuda"))
     steps = total_steps(len(train_examples), cfg)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(cfg.warmup_steps, steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(math.ceil(cfg.warmup_ratio * steps), steps))
     scaler = grad_scaler(device, cfg.precision)
     state = TrainState()
     ckpt_dir = run_dir / "checkpoints"
@@ -121,54 +187,41 @@ def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[di
     log.truncate_after(state.step)
 
     lengths = [len(ex["chosen_input_ids"]) + len(ex["rejected_input_ids"]) for ex in train_examples]
-    stream = micro_batches(lengths, cfg, state)
     model.train()
     metrics: dict = {}
-    first_step, started = state.step, time.perf_counter()
+    first_step, started, skips_in_a_row = state.step, time.perf_counter(), 0
     bar = tqdm(total=steps, initial=state.step, desc="train", unit="step", dynamic_ncols=True)
     try:
-        while state.step < steps:
-            t0 = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
-            sums: dict[str, float] = {}
-            tokens = 0
-            for _ in range(cfg.grad_accum):
-                idx, epoch, position = next(stream)
-                batch = {k: v.to(device) for k, v in collate([train_examples[i] for i in idx], pad_id).items()}
-                with autocast(device, cfg.precision):
-                    loss, m = pair_loss(model, batch, ref_train.select(idx) if ref_train else None, cfg)
-                if not torch.isfinite(loss):
-                    raise TrainingDiverged(f"step {state.step + 1}: loss is {loss.item()}; stopped. "
-                                           f"Last good checkpoint: {latest_checkpoint(ckpt_dir) or 'none'}")
-                scaler.scale(loss / cfg.grad_accum).backward()
-                for k, v in m.items():
-                    sums[k] = sums.get(k, 0.0) + float(v) / cfg.grad_accum
-                tokens += int(batch["chosen_attention_mask"].sum() + batch["rejected_attention_mask"].sum())
-            scaler.unscale_(optimizer)
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
-            if not math.isfinite(grad_norm) and not scaler.is_enabled():  # fp16 skips such steps by itself
-                raise TrainingDiverged(f"step {state.step + 1}: gradient norm is {grad_norm}; stopped. "
-                                       f"Last good checkpoint: {latest_checkpoint(ckpt_dir) or 'none'}")
-            lr = scheduler.get_last_lr()[0]
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            state.step, state.epoch, state.position, state.tokens = state.step + 1, epoch, position, state.tokens + tokens
-            elapsed = time.perf_counter() - t0
-            metrics = {**sums, "grad_norm": grad_norm, "lr": lr, "tokens_per_second": tokens / elapsed,
-                       "step_time": elapsed, "epoch": epoch}
-            if state.step % cfg.eval_every == 0 or state.step == steps:
-                metrics.update(evaluate_pairs(model, eval_examples, ref_eval, cfg, pad_id, device))
-            log.log(metrics, state.step)
-            bar.update()
-            bar.set_postfix(loss=f"{sums['loss']:.4f}", acc=f"{sums['rewards/accuracies']:.2f}", s_per_step=f"{elapsed:.2f}")
-            if state.step % cfg.save_every == 0 or state.step == steps:
-                save_checkpoint(ckpt_dir, model, optimizer, scheduler, scaler, state, cfg)
-    except KeyboardInterrupt:
-        if state.step and (latest_checkpoint(ckpt_dir) or Path()).name != f"step-{state.step:06d}":
-            save_checkpoint(ckpt_dir, model, optimizer, scheduler, scaler, state, cfg)
-        bar.write(f"interrupted: saved step {state.step}; continue with --resume {run_dir}")
-        raise
+        with DeferredInterrupt() as interrupt:
+            while state.step < steps:
+                t0 = time.perf_counter()
+                batches, epoch, position = next_step_batches(lengths, cfg, state)
+                lr = scheduler.get_last_lr()[0]
+                try:
+                    out = train_step(model, batches, train_examples, ref_train, cfg, pad_id, device, optimizer, scaler, params)
+                except TrainingDiverged as e:
+                    raise TrainingDiverged(f"step {state.step + 1}: {e}; stopped. "
+                                           f"Last good checkpoint: {latest_checkpoint(ckpt_dir) or 'none'}") from None
+                scheduler.step()
+                skips_in_a_row = skips_in_a_row + 1 if out["skipped"] else 0
+                tokens = out.pop("tokens")
+                state = TrainState(state.step + 1, epoch, position, state.tokens + tokens, state.skipped + int(out["skipped"]))
+                if skips_in_a_row > MAX_CONSECUTIVE_SKIPS:
+                    raise TrainingDiverged(f"step {state.step}: {skips_in_a_row} fp16 steps in a row had inf/NaN "
+                                           f"gradients; stopped. Last good checkpoint: {latest_checkpoint(ckpt_dir) or 'none'}")
+                elapsed = time.perf_counter() - t0
+                metrics = {**out, "skipped": state.skipped, "lr": lr, "tokens_per_second": tokens / elapsed,
+                           "step_time": elapsed, "epoch": epoch}
+                if state.step % cfg.eval_every == 0 or state.step == steps:
+                    metrics.update(evaluate_pairs(model, eval_examples, ref_eval, cfg, pad_id, device))
+                log.log(metrics, state.step)
+                bar.update()
+                bar.set_postfix(loss=f"{out['loss']:.4f}", acc=f"{out['rewards/accuracies']:.2f}", s_per_step=f"{elapsed:.2f}")
+                if state.step % cfg.save_every == 0 or state.step == steps or interrupt.requested:
+                    save_checkpoint(ckpt_dir, model, optimizer, scheduler, scaler, state, cfg)
+                if interrupt.requested:
+                    bar.write(f"interrupted: saved step {state.step}; continue with --resume {run_dir}")
+                    raise KeyboardInterrupt
     finally:
         bar.close()
     model.eval()
@@ -215,7 +268,7 @@ def set_rng_state(s: dict) -> None:
     random.setstate(s["python"])
     np.random.set_state(s["numpy"])
     torch.set_rng_state(s["torch"])
-    if s["cuda"]:
+    if s["cuda"] and torch.cuda.is_available():  # a CUDA checkpoint resumed on a CPU-only machine
         torch.cuda.set_rng_state_all(s["cuda"])
 
 
@@ -228,6 +281,9 @@ def save_checkpoint(ckpt_dir: Path, model, optimizer, scheduler, scaler, state: 
     save_file(trainable_state(model), tmp / "trainable.safetensors")
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                 "state": asdict(state), "rng": rng_state(), "config": asdict(cfg)}, tmp / "training_state.pt")
+    for f in tmp.iterdir():  # on disk before the rename makes the checkpoint visible
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     for old in sorted(ckpt_dir.glob("step-*"))[: -cfg.keep_checkpoints]:
@@ -250,7 +306,7 @@ def load_checkpoint(path: Path, model, optimizer, scheduler, scaler) -> TrainSta
     with torch.no_grad():
         for name, tensor in weights.items():
             params[name].copy_(tensor)
-    blob = torch.load(path / "training_state.pt", weights_only=False)
+    blob = torch.load(path / "training_state.pt", weights_only=False, map_location="cpu")
     optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])
     scaler.load_state_dict(blob["scaler"])

@@ -17,13 +17,14 @@ from pathlib import Path
 
 from dpo.config import TrainConfig, load_experiment, read_run_config
 from dpo.run import run_training
+from dpo.trainer import TrainingDiverged
 
 RESULTS = Path("experiments/results")
 
 
 def train_run(name: str, cfg: TrainConfig, out: Path) -> Path:
     """Train one run into `out`, or resume it, or skip it when it is finished."""
-    if (out / "adapter").exists() or (out / "model").exists():
+    if (out / "adapter" / "adapter_model.safetensors").exists() or (out / "model" / "config.json").exists():
         print(f"[{name}] finished earlier: {out}", file=sys.stderr)
         return out
     cfg = dataclasses.replace(cfg, out=str(out), resume="")
@@ -52,16 +53,33 @@ def main(argv: list[str] | None = None) -> None:
         if unknown:
             raise ValueError(f"{args.file}: no run named {', '.join(unknown)} (has: {', '.join(runs)})")
         root = Path(args.results) / Path(args.file).stem
-        folders = [train_run(name, cfg, root / name) for name, cfg in runs.items() if not args.only or name in args.only]
+        chosen = {name: cfg for name, cfg in runs.items() if not args.only or name in args.only}
+        folders, failed = {}, []
+        for name, cfg in chosen.items():
+            try:
+                folders[name] = train_run(name, cfg, root / name)
+            except TrainingDiverged as e:  # one diverged run does not stop the others
+                print(f"[{name}] diverged: {e}", file=sys.stderr)
+                failed.append(name)
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
-    if args.no_eval:
+    if failed:
+        print(f"diverged runs (not evaluated): {', '.join(failed)}", file=sys.stderr)
+    if args.no_eval or not folders:
         return
     from eval.pipeline import EvalConfig, run
     from eval.report import write_report
-    first = next(iter(runs.values()))
-    eval_cfg = EvalConfig(model=first.model, cache_dir=first.cache_dir, adapters=[str(f) for f in folders],
-                          out=str(root / "report"), seed=first.seed)
+    adapters = {n: f for n, f in folders.items() if not chosen[n].full_finetune}
+    for name in sorted(set(folders) - set(adapters)):
+        print(f"[{name}] full fine-tune: evaluate it with python evaluate.py --model {folders[name] / 'model'}", file=sys.stderr)
+    bases = {(chosen[n].model, chosen[n].cache_dir) for n in adapters}
+    if len(bases) > 1:
+        sys.exit(f"error: the runs use different base models {sorted(bases)}; one comparison needs one base model")
+    if not adapters:
+        return
+    model, cache_dir = bases.pop()
+    eval_cfg = EvalConfig(model=model, cache_dir=cache_dir, adapters=[str(f) for f in adapters.values()],
+                          out=str(root / "report"), seed=chosen[next(iter(adapters))].seed)
     if args.eval_limit is not None:
         eval_cfg = dataclasses.replace(eval_cfg, limit=args.eval_limit)
     report = write_report(run(eval_cfg), eval_cfg.out)

@@ -1,6 +1,7 @@
 """The training loop on the tiny model: learning, resume, divergence, checkpointing, precisions, CLI errors."""
 import dataclasses
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -15,15 +16,15 @@ from dpo.data import PreferencePair, Truncation, collate, read_pairs, tokenize_p
 from dpo.logprobs import concatenated_forward
 from dpo.lora import LoRAConfig, inject_lora
 from dpo.run import run_training
-from dpo.tracking import MetricsLog, read_metrics
-from dpo.trainer import TrainingDiverged, warmup_cosine
+from dpo.tracking import read_metrics
+from dpo.trainer import TrainingDiverged, latest_checkpoint, warmup_cosine
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples" / "pairs.jsonl"
 
 
 def tiny_config(tmp_path: Path, **kw) -> TrainConfig:
     base = dict(model="tiny-random", data=[str(EXAMPLES)], eval_data=[str(EXAMPLES)], max_eval_pairs=4,
-                precision="fp32", batch_size=4, lr=1e-2, warmup_steps=2, max_steps=6, eval_every=3,
+                precision="fp32", batch_size=4, lr=1e-2, warmup_ratio=0.3, max_steps=6, eval_every=3,
                 save_every=3, max_length=256, max_prompt_length=128, lora_r=4, lora_alpha=8,
                 out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"))
     base.update(kw)
@@ -50,27 +51,44 @@ def test_learns_small_pair_set(tmp_path):
     assert (run_dir / "adapter" / "adapter_model.safetensors").exists()
 
 
-def test_resume_after_interrupt_is_bit_identical(tmp_path, monkeypatch):
-    straight = run_training(tiny_config(tmp_path / "a", save_every=2))
-    real_log = MetricsLog.log
+def test_ctrl_c_mid_step_finishes_the_step_and_resume_is_bit_identical(tmp_path, monkeypatch):
+    """SIGINT in the 2nd micro-batch of step 4 (grad_accum=2, LoRA dropout on): the step completes, is logged
+    and saved; the resumed run ends with the same adapter, bit for bit, as an uninterrupted one."""
+    kw = dict(save_every=2, grad_accum=2, batch_size=2, lora_dropout=0.1, max_steps=6)
+    straight = run_training(tiny_config(tmp_path / "a", **kw))
+    real = trainer_module.pair_loss
+    calls = {"n": 0}
 
-    def interrupt_at_step_3(self, metrics, step):
-        real_log(self, metrics, step)
-        if step == 3:
-            raise KeyboardInterrupt
+    def ctrl_c_in_step_4(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 8:  # micro-batches 7, 8 = step 4 (eval batches run under no_grad and are not counted)
+            signal.raise_signal(signal.SIGINT)
+        return real(*a, **k)
 
-    monkeypatch.setattr(MetricsLog, "log", interrupt_at_step_3)
-    cfg = tiny_config(tmp_path / "b", save_every=2)
+    monkeypatch.setattr(trainer_module, "pair_loss", lambda m, b, r, c: ctrl_c_in_step_4(m, b, r, c) if torch.is_grad_enabled() else real(m, b, r, c))
+    cfg = tiny_config(tmp_path / "b", **kw)
     with pytest.raises(KeyboardInterrupt):
         run_training(cfg)
-    assert (Path(cfg.out) / "checkpoints" / "step-000003").exists()  # Ctrl-C saved the completed step
-    monkeypatch.setattr(MetricsLog, "log", real_log)
+    assert latest_checkpoint(Path(cfg.out) / "checkpoints").name == "step-000004"
+    assert [r["step"] for r in read_metrics(Path(cfg.out))] == [1, 2, 3, 4]
+    monkeypatch.setattr(trainer_module, "pair_loss", real)
     resumed = run_training(dataclasses.replace(cfg, resume=cfg.out))
     a = load_file(straight / "adapter" / "adapter_model.safetensors")
     b = load_file(resumed / "adapter" / "adapter_model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert [r["step"] for r in read_metrics(resumed)] == list(range(1, 7))
     assert [r["loss"] for r in read_metrics(resumed)] == [r["loss"] for r in read_metrics(straight)]
+    record = json.loads((resumed / "config.json").read_text())
+    assert len(record["resumes"]) == 1 and record["config"]["resume"] == ""  # the original record is kept
+
+
+def test_resume_refuses_changed_training_data(tmp_path):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(EXAMPLES.read_text())
+    cfg = tiny_config(tmp_path, data=[str(data)], max_steps=4, save_every=2)
+    run_dir = run_training(dataclasses.replace(cfg, max_steps=2))  # stands in for a run stopped at step 2
+    data.write_text(EXAMPLES.read_text().replace("A-class", "B-class"))
+    with pytest.raises(ValueError, match="training data changed"):
+        run_training(dataclasses.replace(cfg, max_steps=2, resume=str(run_dir)))
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
@@ -100,20 +118,81 @@ def test_gradient_checkpointing_gives_same_lora_gradients(tiny):
             if "lora_B" in n:
                 p.normal_(0, 0.02)
     model.train()
+    mlp_calls = []
+    model.model.layers[0].mlp.register_forward_pre_hook(lambda *a: mlp_calls.append(1))
 
     def grads():
+        mlp_calls.clear()
         model.zero_grad(set_to_none=True)
         chosen, rejected = concatenated_forward(model, batch)
         (chosen.sum - rejected.sum).mean().backward()
-        return {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}, len(mlp_calls)
 
-    plain = grads()
+    plain, plain_calls = grads()
     run_module.enable_activation_checkpointing(model)
-    checkpointed = grads()
+    checkpointed, checkpointed_calls = grads()
+    assert (plain_calls, checkpointed_calls) == (1, 2)  # the layer really is recomputed in backward
     assert plain.keys() == checkpointed.keys() and len(plain) == 8
     for n in plain:
         assert checkpointed[n].abs().sum() > 0, f"{n} got no gradient under checkpointing"
         torch.testing.assert_close(checkpointed[n], plain[n], rtol=1e-4, atol=1e-6)
+
+
+def test_fp16_overflow_step_is_skipped_counted_and_training_goes_on(tmp_path, monkeypatch):
+    real = trainer_module.pair_loss
+    calls = {"n": 0}
+
+    def overflow_once(model, batch, ref, cfg):
+        loss, metrics = real(model, batch, ref, cfg)
+        if torch.is_grad_enabled():
+            calls["n"] += 1
+            if calls["n"] == 2:
+                loss = loss * 1e38  # fp16 gradients overflow to inf: the scaler must skip the step
+        return loss, metrics
+
+    monkeypatch.setattr(trainer_module, "pair_loss", overflow_once)
+    run_dir = run_training(tiny_config(tmp_path, precision="fp16", max_steps=4, eval_every=10))
+    log = read_metrics(run_dir)
+    assert [r["skipped"] for r in log] == [0, 1, 1, 1]  # cumulative count of skipped steps
+    assert log[2]["grad_scale"] == log[1]["grad_scale"] / 2  # the scale backed off after the overflow
+    assert all(r["loss"] is not None for r in log)
+
+
+def test_disable_dropout_reaches_attention_modules():
+    from transformers import LlamaConfig, LlamaForCausalLM
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                         num_attention_heads=4, num_key_value_heads=2, attention_dropout=0.5))
+    model.train()
+    ids = torch.randint(0, 64, (2, 12))
+    run_module.disable_dropout(model)
+    torch.manual_seed(1)
+    a = model(ids).logits
+    torch.manual_seed(2)
+    assert torch.equal(a, model(ids).logits)
+
+
+def test_mixed_shares_hold_when_one_file_is_short(tmp_path, capsys):
+    long, short = tmp_path / "exposure.jsonl", tmp_path / "legends.jsonl"
+    long.write_text("".join(f'{{"prompt": "p{i}", "chosen": "a", "rejected": "b"}}\n' for i in range(60)))
+    short.write_text("".join(f'{{"prompt": "q{i}", "chosen": "a", "rejected": "b"}}\n' for i in range(20)))
+    cfg = TrainConfig(seed=3)
+    pairs, counts, _ = run_module.load_pairs([long, short], cfg, 100, weights=[0.5, 0.5])
+    assert counts == [20, 20] and len(pairs) == 40 and "only 40 pairs" in capsys.readouterr().err
+    pairs, counts, _ = run_module.load_pairs([long, short], cfg, 0, weights=[0.75, 0.25])
+    assert counts == [60, 20]
+
+
+def test_train_py_exposure_strategy_on_tiny_model(tmp_path):
+    out = tmp_path / "run"
+    train.main(["--strategy", "exposure", "--model", "tiny-random", "--max-steps", "20", "--max-train-pairs", "8",
+                "--max-eval-pairs", "8", "--batch-size", "4", "--lr", "2e-2", "--beta", "0.5", "--precision", "fp32",
+                "--lora-targets", "q_proj, k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", "--eval-every", "20",
+                "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
+    log = read_metrics(out)
+    assert len(log) == 20 and log[-1]["loss"] < log[0]["loss"]
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["config"]["lora_targets"] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    assert saved["data"]["train_pairs"] == 8 and saved["data"]["train_files"][0]["path"].endswith("train.jsonl")
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
@@ -176,6 +255,13 @@ def test_existing_run_folder_is_not_overwritten(tmp_path):
         run_training(cfg)
 
 
+def test_config_normalises_lists_and_validates():
+    assert TrainConfig(lora_targets=("q_proj", " v_proj")) == TrainConfig(lora_targets=["q_proj", "v_proj"])
+    for bad in (dict(loss="dpo"), dict(keep_checkpoints=0), dict(max_steps=-1), dict(warmup_ratio=1.0)):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad)
+
+
 def test_experiment_file_then_flags_override(tmp_path):
     exp = tmp_path / "exp.py"
     exp.write_text("from dpo.config import TrainConfig\n"
@@ -197,11 +283,11 @@ def test_resume_refuses_changed_settings(tmp_path):
     assert config_from_args(build_parser().parse_args(["--resume", str(run_dir)])).beta == cfg.beta
 
 
-def test_warmup_then_cosine_to_zero():
+def test_warmup_then_cosine_decay():
     f = warmup_cosine(4, 20)
     assert [f(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
-    assert f(4) == 1.0 and abs(f(12) - 0.5) < 1e-9 and f(20) == 0.0
-    assert all(f(s) >= f(s + 1) for s in range(4, 20))
+    assert f(4) == 1.0 and abs(f(12) - 0.5) < 1e-9 and 0 < f(19) < 0.01
+    assert all(f(s) > f(s + 1) for s in range(4, 19))
 
 
 def test_wandb_offline_run_logs_metrics(tmp_path, monkeypatch):
@@ -215,3 +301,14 @@ def test_wandb_offline_run_logs_metrics(tmp_path, monkeypatch):
     assert len(offline) == 1
     logged = b"".join(p.read_bytes() for p in offline[0].rglob("*") if p.is_file())
     assert b"rewards/accuracies" in logged and b"sk-do-not-log" not in logged
+
+
+def test_wandb_fresh_run_in_reused_folder_gets_a_new_id(tmp_path, monkeypatch):
+    from dpo.tracking import MetricsLog
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    MetricsLog(tmp_path, wandb_project="p").finish()
+    first = (tmp_path / "wandb-id").read_text()
+    MetricsLog(tmp_path, wandb_project="p", resume=True).finish()
+    assert (tmp_path / "wandb-id").read_text() == first  # --resume continues the same W&B run
+    MetricsLog(tmp_path, wandb_project="p").finish()
+    assert (tmp_path / "wandb-id").read_text() != first  # a fresh run never joins an old one
