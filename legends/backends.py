@@ -30,7 +30,7 @@ class Sampling:
 class LocalBackend:
     """dpo.sampling on a model from dpo.models (default: the embedded SmolLM2-135M)."""
 
-    def __init__(self, model: str = "smollm2-135m", *, cache_dir: str | None = None, batch_size: int = 32,
+    def __init__(self, model: str = "smollm2-135m", *, cache_dir: str | None = None, batch_size: int = 48,
                  precision: str = "bf16", loaded=None):
         from dpo.models import load_model
         self.name, self.batch_size, self.precision = model, batch_size, precision

@@ -37,7 +37,7 @@ class GenerateConfig:
     top_p: float = 0.95
     max_new_tokens: int = 256
     seed: int = 0
-    batch_size: int = 32  # prompts per backend call (local: the sampling batch)
+    batch_size: int = 48  # prompts per backend call (local: the sampling batch; 48 measured >= 500 tokens/s)
     concurrency: int = 8  # openai: parallel requests
     cache_dir: str = ""
     patience: int = 50  # give up after this many backend calls in a row without a kept legend
