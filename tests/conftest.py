@@ -9,6 +9,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dpo.models import load_model  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def one_thread_unless_real_model(request):
+    """The tiny model's ops are too small to gain from threads, and on a busy CPU they lose a lot to them;
+    tests marked real_model keep every thread."""
+    if request.node.get_closest_marker("real_model"):
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def tiny():
     """A fresh tiny random Llama and its byte tokenizer: (model, tokenizer)."""

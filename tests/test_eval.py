@@ -26,15 +26,6 @@ from evaluate import main
 FP32 = ScoringConfig(batch_size=4, precision="fp32")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The tiny model's ops are too small to gain from threads, and on a busy CPU they lose a lot to them."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def item(id, prompt, options, answer, kind="compliance", **kw):
     return Item(id=id, kind=kind, domain="test", prompt=prompt, options=options, answer=answer, **kw)
 
