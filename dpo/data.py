@@ -78,28 +78,36 @@ def parse_pair(obj: Any, where: str) -> PreferencePair:
                           system=obj.get("system"), meta=obj.get("meta") or {})
 
 
+def jsonl_lines(path: str | os.PathLike, *, error: type[DataError] = DataError,
+                what: str = "file") -> Iterator[tuple[str, int, str]]:
+    """("file:line", line number, text) of each non-blank line; a missing file raises `error`."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: no such {what}")
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if line.strip():
+                yield f"{path}:{lineno}", lineno, line
+
+
+def parse_json(line: str, where: str, error: type[DataError] = DataError) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise error(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+
+
 def read_pairs(path: str | os.PathLike, *, skip_invalid: bool = False) -> tuple[list[PreferencePair], list[str]]:
     """Read a pair file. Returns (pairs, errors); errors is non-empty only with skip_invalid=True,
     otherwise the first bad line raises DataError naming the file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
     pairs, errors = [], []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-                pairs.append(parse_pair(obj, where))
-            except DataError as e:
-                if not skip_invalid:
-                    raise
-                errors.append(str(e))
+    for where, _, line in jsonl_lines(path):
+        try:
+            pairs.append(parse_pair(parse_json(line, where), where))
+        except DataError as e:
+            if not skip_invalid:
+                raise
+            errors.append(str(e))
     if not pairs:
         raise DataError(f"{path}: no valid preference pairs")
     return pairs, errors

@@ -15,14 +15,13 @@ A malformed suite raises SuiteError naming the file, the line and the field.
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from dpo.data import DataError
+from dpo.data import DataError, jsonl_lines, parse_json
 
 KINDS = ("compliance", "fact", "bias", "rigidity", "open")
 CHOICE_KINDS = ("compliance", "fact", "bias", "rigidity")  # scored by forced choice
@@ -88,24 +87,14 @@ def parse_item(obj: Any, where: str, suite: str = "") -> Item:
 def read_suite(path: str | os.PathLike) -> list[Item]:
     """Every item of a suite file; the first problem raises SuiteError naming file, line and field."""
     path = Path(path)
-    if not path.is_file():
-        raise SuiteError(f"{path}: no such suite file")
     items, first_line, pair_lines = [], {}, {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise SuiteError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-            item = parse_item(obj, where, suite=path.stem)
-            _check(item.id not in first_line, where, "id", f"{item.id!r} repeats line {first_line.get(item.id)}")
-            first_line[item.id] = lineno
-            if item.kind == "bias":
-                pair_lines.setdefault(item.pair, []).append((lineno, item.group))
-            items.append(item)
+    for where, lineno, line in jsonl_lines(path, error=SuiteError, what="suite file"):
+        item = parse_item(parse_json(line, where, SuiteError), where, suite=path.stem)
+        _check(item.id not in first_line, where, "id", f"{item.id!r} repeats line {first_line.get(item.id)}")
+        first_line[item.id] = lineno
+        if item.kind == "bias":
+            pair_lines.setdefault(item.pair, []).append((lineno, item.group))
+        items.append(item)
     if not items:
         raise SuiteError(f"{path}: no items")
     for pair, members in pair_lines.items():

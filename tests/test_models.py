@@ -33,7 +33,6 @@ def test_tiny_random_trains(tiny):
 
 def test_clear_quantization_flags_allows_save(tmp_path, tiny):
     """transformers 5.x keeps a GGUF-loaded model flagged as quantized; cleared flags let it save."""
-    from transformers import GgufConfig  # noqa: F401  (exists in the pinned transformers)
     model, tok = tiny
     model.config.quantization_config = {"quant_method": "gguf", "dequantize": False}
     model.is_quantized, model.quantization_method = True, "gguf"

@@ -12,7 +12,7 @@ import train
 from dpo import run as run_module
 from dpo import trainer as trainer_module
 from dpo.config import TrainConfig, build_parser, config_from_args, load_experiment
-from dpo.data import PreferencePair, Truncation, collate, read_pairs, tokenize_pairs
+from dpo.data import Truncation, collate, read_pairs, tokenize_pairs
 from dpo.logprobs import concatenated_forward
 from dpo.lora import LoRAConfig, inject_lora
 from dpo.run import run_training
