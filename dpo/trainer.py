@@ -9,7 +9,6 @@ continues exactly (bit-identical on the CPU).
 from __future__ import annotations
 
 import math
-import os
 import random
 import shutil
 import signal
@@ -27,6 +26,7 @@ from tqdm.auto import tqdm
 
 from .config import TrainConfig
 from .data import batch_order, collate
+from .files import atomic_folder
 from .logprobs import SequenceLogps, concatenated_forward
 from .loss import REFERENCE_FREE, preference_loss
 from .precision import autocast, grad_scaler
@@ -275,17 +275,11 @@ def set_rng_state(s: dict) -> None:
 def save_checkpoint(ckpt_dir: Path, model, optimizer, scheduler, scaler, state: TrainState, cfg: TrainConfig) -> Path:
     """Write checkpoints/step-NNNNNN atomically (temporary folder, then rename); keep the newest few."""
     final = ckpt_dir / f"step-{state.step:06d}"
-    tmp = ckpt_dir / f".tmp-step-{state.step:06d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(trainable_state(model), tmp / "trainable.safetensors")
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                "state": asdict(state), "rng": rng_state(), "config": asdict(cfg)}, tmp / "training_state.pt")
-    for f in tmp.iterdir():  # on disk before the rename makes the checkpoint visible
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    with atomic_folder(final) as tmp:
+        save_file(trainable_state(model), tmp / "trainable.safetensors")
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(), "state": asdict(state), "rng": rng_state(), "config": asdict(cfg)},
+                   tmp / "training_state.pt")
     for old in sorted(ckpt_dir.glob("step-*"))[: -cfg.keep_checkpoints]:
         shutil.rmtree(old, ignore_errors=True)
     return final

@@ -11,6 +11,8 @@ import math
 import os
 from pathlib import Path
 
+from dpo.files import atomic_write, write_text
+
 # (column header, path into a model's results); the choice and bias paths use the length-normalised variant.
 COLUMNS = [
     ("compliance", ("choice", "mean", "compliance", "accuracy")),
@@ -81,12 +83,6 @@ def markdown(results: dict) -> str:
             f"![metrics](metrics.png)\n\n![compliance](compliance.png)\n")
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def plot_metrics(results: dict, path: Path) -> None:
     """One panel a metric (Estimate-valued columns present for some model), one bar a model, CI bars."""
     import matplotlib
@@ -110,7 +106,7 @@ def plot_metrics(results: dict, path: Path) -> None:
     for ax in list(axes.flat)[len(columns):]:
         ax.axis("off")
     fig.tight_layout()
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
 
 
@@ -133,7 +129,7 @@ def plot_compliance(results: dict, path: Path) -> None:
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
 
 
@@ -141,10 +137,10 @@ def write_report(results: dict, out_dir: str | os.PathLike) -> Path:
     """report.md, results.json, metrics.png and compliance.png in out_dir (each written atomically)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "results.json", lambda tmp: tmp.write_text(json.dumps(results, indent=1, allow_nan=True)))
+    write_text(out / "results.json", json.dumps(results, indent=1, allow_nan=True))
     plot_metrics(results, out / "metrics.png")
     plot_compliance(results, out / "compliance.png")
-    _atomic_write(out / "report.md", lambda tmp: tmp.write_text(markdown(results)))
+    write_text(out / "report.md", markdown(results))
     return out / "report.md"
 
 

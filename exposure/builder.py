@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dpo.data import write_jsonl
+from dpo.files import write_text
 
 from . import answers as A
 from . import templates as T
@@ -241,9 +242,7 @@ def ensure_built(out_dir: str | Path = DEFAULT_OUT, seed: int = 0, config: Build
         write_jsonl(paths[f"suite_{kind}"], items)
     counts = {name: sum(1 for sc in scenarios if sc.split == name) for name in PAIR_FILES}
     counts.update({f"suite_{k}": len(v) for k, v in suites.items()})
-    tmp = manifest.with_name(".manifest.json.tmp")
-    tmp.write_text(json.dumps({"fingerprint": key, "seed": seed, "format_version": FORMAT_VERSION, "counts": counts}, indent=1))
-    tmp.replace(manifest)
+    write_text(manifest, json.dumps({"fingerprint": key, "seed": seed, "format_version": FORMAT_VERSION, "counts": counts}, indent=1))
     return paths
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from dpo.files import write_text
 from legends import filters
 from legends.backends import Sampling
 from legends.prompts import prompt, spec
@@ -67,12 +68,6 @@ def read_legends(path: Path) -> list[dict]:
         with open(path, "a", encoding="utf-8") as f:
             f.write("\n")
     return rows
-
-
-def write_json_atomic(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def make_backend(cfg: GenerateConfig):
@@ -148,11 +143,11 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
                 new = kept - len(kept_rows)
                 bar.set_postfix(kept_ratio=f"{new / max(run_attempts, 1):.2f}",
                                 per_min=f"{new / max((time.time() - start) / 60, 1e-9):.1f}")
-                write_json_atomic(stats_path(out), stats())  # a hard kill loses at most one batch of counts
+                write_text(stats_path(out), json.dumps(stats(), indent=2) + "\n")  # a hard kill loses at most one batch of counts
     except KeyboardInterrupt:
         interrupted = True
     finally:
         bar.close()
     final = stats()
-    write_json_atomic(stats_path(out), final)
+    write_text(stats_path(out), json.dumps(final, indent=2) + "\n")
     return final

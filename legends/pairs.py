@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 from dpo.data import write_jsonl
+from dpo.files import write_text
 from legends.generate import read_legends
 
 FORMATS = ("story", "advice", "story+advice")
@@ -105,11 +106,10 @@ def ensure_pairs(legends_path: str | Path = "data/legends/legends.jsonl", out_di
     for split, path in paths.items():
         write_jsonl(path, rows[split])
     counts = {s: len(r) for s, r in rows.items()}
-    tmp = manifest.with_name(".manifest.json.tmp")
-    tmp.write_text(json.dumps({"fingerprint": key, "legends": str(legends_path), "format": fmt, "seed": seed,
-                               "counts": counts, "scenarios_used": len({r["meta"]["scenario_id"] for v in rows.values() for r in v})},
-                              indent=1))
-    tmp.replace(manifest)
+    write_text(manifest, json.dumps({"fingerprint": key, "legends": str(legends_path), "format": fmt, "seed": seed,
+                                     "counts": counts,
+                                     "scenarios_used": len({r["meta"]["scenario_id"] for v in rows.values() for r in v})},
+                                    indent=1))
     return paths
 
 
