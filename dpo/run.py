@@ -69,9 +69,9 @@ def load_pairs(files: list[Path], cfg: TrainConfig, limit: int, *,
         skipped += len(errors)
         per_file.append(pairs)
     if weights is None:
-        pool = [p for pairs in per_file for p in pairs]
+        pool = [(i, p) for i, pairs in enumerate(per_file) for p in pairs]
         taken = rng.sample(pool, limit) if 0 < limit < len(pool) else pool
-        return taken, [len(p) for p in per_file] if taken is pool else [], skipped
+        return [p for _, p in taken], [sum(i == k for i, _ in taken) for k in range(len(files))], skipped
     most = min(len(pairs) / w for pairs, w in zip(per_file, weights) if w > 0)
     total = min(limit, most) if limit else most
     if limit and total < limit:
@@ -112,8 +112,9 @@ def run_training(cfg: TrainConfig) -> Path:
     ref_train = ref_eval = None
     if cfg.loss not in REFERENCE_FREE:
         ref_dir = cache_root(cfg.cache_dir or None) / "reference"
-        ref = lambda examples: reference_logps(model, examples, pad_id=tokenizer.pad_token_id, cache_dir=ref_dir,  # noqa: E731
-                                               precision=cfg.precision, batch_size=cfg.ref_batch_size, device=device)
+        def ref(examples):
+            return reference_logps(model, examples, pad_id=tokenizer.pad_token_id, cache_dir=ref_dir,
+                                   precision=cfg.precision, batch_size=cfg.ref_batch_size, device=device)
         ref_train = ref(train.examples)
         ref_eval = ref(evals.examples) if evals.examples else None
 
@@ -162,7 +163,7 @@ def enable_activation_checkpointing(model) -> None:
 def disable_dropout(model: torch.nn.Module) -> None:
     """DPO compares log-probs of two forwards: dropout noise would bias the comparison. Attention modules
     copy their dropout rate into a plain float when built, so those attributes are zeroed too."""
-    for module in [model, *model.modules()]:
+    for module in model.modules():
         if isinstance(module, torch.nn.Dropout):
             module.p = 0.0
         for attr in ("attention_dropout", "hidden_dropout", "dropout"):

@@ -312,3 +312,13 @@ def test_wandb_fresh_run_in_reused_folder_gets_a_new_id(tmp_path, monkeypatch):
     assert (tmp_path / "wandb-id").read_text() == first  # --resume continues the same W&B run
     MetricsLog(tmp_path, wandb_project="p").finish()
     assert (tmp_path / "wandb-id").read_text() != first  # a fresh run never joins an old one
+
+
+def test_sampled_pairs_record_their_file_counts(tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(f'{{"prompt": "p{i}", "chosen": "x", "rejected": "y"}}\n' for i in range(30)))
+    b.write_text("".join(f'{{"prompt": "q{i}", "chosen": "x", "rejected": "y"}}\n' for i in range(10)))
+    pairs, counts, _ = run_module.load_pairs([a, b], TrainConfig(seed=1), 12)
+    assert len(pairs) == 12 and sum(counts) == 12
+    assert counts[1] == sum(p.prompt.startswith("q") for p in pairs)
+    assert run_module.load_pairs([a, b], TrainConfig(seed=1), 0)[1] == [30, 10]
