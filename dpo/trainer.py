@@ -199,16 +199,15 @@ def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[di
                 lr = scheduler.get_last_lr()[0]
                 try:
                     out = train_step(model, batches, train_examples, ref_train, cfg, pad_id, device, optimizer, scaler, params)
+                    skips_in_a_row = skips_in_a_row + 1 if out["skipped"] else 0
+                    if skips_in_a_row > MAX_CONSECUTIVE_SKIPS:
+                        raise TrainingDiverged(f"{skips_in_a_row} fp16 steps in a row had inf/NaN gradients")
                 except TrainingDiverged as e:
                     raise TrainingDiverged(f"step {state.step + 1}: {e}; stopped. "
                                            f"Last good checkpoint: {latest_checkpoint(ckpt_dir) or 'none'}") from None
                 scheduler.step()
-                skips_in_a_row = skips_in_a_row + 1 if out["skipped"] else 0
                 tokens = out.pop("tokens")
                 state = TrainState(state.step + 1, epoch, position, state.tokens + tokens, state.skipped + int(out["skipped"]))
-                if skips_in_a_row > MAX_CONSECUTIVE_SKIPS:
-                    raise TrainingDiverged(f"step {state.step}: {skips_in_a_row} fp16 steps in a row had inf/NaN "
-                                           f"gradients; stopped. Last good checkpoint: {latest_checkpoint(ckpt_dir) or 'none'}")
                 elapsed = time.perf_counter() - t0
                 metrics = {**out, "skipped": state.skipped, "lr": lr, "tokens_per_second": tokens / elapsed,
                            "step_time": elapsed, "epoch": epoch}

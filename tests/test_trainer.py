@@ -322,3 +322,17 @@ def test_sampled_pairs_record_their_file_counts(tmp_path):
     assert len(pairs) == 12 and sum(counts) == 12
     assert counts[1] == sum(p.prompt.startswith("q") for p in pairs)
     assert run_module.load_pairs([a, b], TrainConfig(seed=1), 0)[1] == [30, 10]
+
+
+def test_fp16_endless_overflow_stops_the_run(tmp_path, monkeypatch):
+    real = trainer_module.pair_loss
+
+    def always_overflow(model, batch, ref, cfg):
+        loss, metrics = real(model, batch, ref, cfg)
+        return (loss * 1e38 if torch.is_grad_enabled() else loss), metrics
+
+    monkeypatch.setattr(trainer_module, "pair_loss", always_overflow)
+    limit = trainer_module.MAX_CONSECUTIVE_SKIPS
+    cfg = tiny_config(tmp_path, precision="fp16", max_steps=limit + 5, eval_every=100, save_every=100)
+    with pytest.raises(TrainingDiverged, match=rf"step {limit + 1}: {limit + 1} fp16 steps in a row"):
+        run_training(cfg)
