@@ -147,6 +147,20 @@ def read_run_config(run_dir: str | Path) -> TrainConfig:
     return TrainConfig(**json.loads(path.read_text())["config"])
 
 
+RESUME_FREE = ("resume", "wandb", "wandb_project", "wandb_run_name", "device", "cache_dir")  # change no numbers
+
+
+def resume_conflicts(saved: TrainConfig, settings: dict) -> list[str]:
+    """Names of `settings` that differ from the saved run's and that a resumed run may not change."""
+    return [k for k, v in settings.items() if k not in RESUME_FREE and v != getattr(saved, k)]
+
+
+def resumed(saved: TrainConfig, run_dir: str, settings: dict) -> TrainConfig:
+    """The saved settings, continuing in run_dir, with the free fields of `settings` applied."""
+    free = {k: v for k, v in settings.items() if k in RESUME_FREE}
+    return dataclasses.replace(saved, **{**free, "resume": str(run_dir)})
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The experiment file's config (or the defaults), overridden by every flag given.
     With --resume, the saved run's settings, which given flags may not change."""
@@ -155,12 +169,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         saved = read_run_config(args.resume)
         if args.config:
             raise ValueError("--resume continues a run with its saved settings; drop --config")
-        free = ("resume", "wandb", "wandb_project", "wandb_run_name", "device", "cache_dir")  # change no numbers
-        differ = [k for k, v in given.items() if k not in free and v != getattr(saved, k)]
+        differ = resume_conflicts(saved, given)
         if differ:
             raise ValueError(f"--resume {args.resume}: a resumed run keeps its saved settings; these flags differ: "
                              f"{', '.join(differ)}")
-        return dataclasses.replace(saved, **{k: v for k, v in given.items() if k in free})
+        return resumed(saved, args.resume, given)
     base = TrainConfig()
     if args.config:
         runs = load_experiment(args.config)

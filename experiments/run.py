@@ -15,7 +15,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from dpo.config import TrainConfig, load_experiment, read_run_config
+from dpo.config import TrainConfig, load_experiment, read_run_config, resume_conflicts, resumed
 from dpo.run import run_training
 from dpo.trainer import TrainingDiverged
 
@@ -30,11 +30,12 @@ def train_run(name: str, cfg: TrainConfig, out: Path) -> Path:
     cfg = dataclasses.replace(cfg, out=str(out), resume="")
     if (out / "config.json").exists():
         saved = read_run_config(out)
-        if dataclasses.replace(saved, resume="", wandb=cfg.wandb) != cfg:
-            differ = [f.name for f in dataclasses.fields(cfg) if getattr(cfg, f.name) != getattr(saved, f.name)]
+        settings = dataclasses.asdict(cfg)
+        differ = resume_conflicts(saved, settings)
+        if differ:
             raise ValueError(f"[{name}] {out} was started with other settings ({', '.join(differ)}): "
                              "delete it or rename the run")
-        cfg = dataclasses.replace(cfg, resume=str(out))
+        cfg = resumed(saved, str(out), settings)
     print(f"[{name}] training into {out}", file=sys.stderr)
     return run_training(cfg)
 

@@ -1,3 +1,4 @@
+import json
 import os
 from pathlib import Path
 
@@ -36,3 +37,15 @@ def test_runner_unknown_run_name(tmp_path):
     exp = write_experiment(tmp_path / "x.py")
     with pytest.raises(SystemExit, match="no run named zzz"):
         runner.main([str(exp), "--results", str(tmp_path / "r"), "--no-eval", "--only", "zzz"])
+
+
+def test_runner_resume_allows_the_same_free_settings_as_the_cli(tmp_path):
+    exp = write_experiment(tmp_path / "free.py")
+    results = tmp_path / "results"
+    runner.main([str(exp), "--results", str(results), "--no-eval", "--only", "a"])
+    run_dir = results / "free" / "a"
+    (run_dir / "adapter").rename(run_dir / "adapter-old")  # stands in for a run stopped before its end
+    exp.write_text(exp.read_text().replace("runs = {", "base = replace(base, wandb_project='other')\nruns = {"))
+    runner.main([str(exp), "--results", str(results), "--no-eval", "--only", "a"])
+    assert (run_dir / "adapter" / "adapter_model.safetensors").exists()
+    assert len(json.loads((run_dir / "config.json").read_text())["resumes"]) == 1
