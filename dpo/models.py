@@ -77,7 +77,8 @@ def cache_root(override: str | os.PathLike | None = None) -> Path:
 
 def load_model(name: str = DEFAULT_MODEL, *, cache_dir: str | os.PathLike | None = None,
                dtype: torch.dtype = torch.float32):
-    """Return (model, tokenizer) for a model name (see module docstring), in eval mode, on the CPU."""
+    """Return (model, tokenizer) for a model name (see module docstring), in eval mode, on the CPU.
+    The tokenizer always has a pad token (eos when it defines none), so every caller can pad."""
     if name == TINY_MODEL:
         model, tokenizer = tiny_random()
     elif name == DEFAULT_MODEL:
@@ -88,6 +89,8 @@ def load_model(name: str = DEFAULT_MODEL, *, cache_dir: str | os.PathLike | None
         model, tokenizer = _load_folder(Path(name), dtype)
     else:
         model, tokenizer = _load_from_hub_cache(name, dtype)
+    if tokenizer.pad_token_id is None:  # padding positions are masked out; any id will do, eos is conventional
+        tokenizer.pad_token = tokenizer.eos_token
     model.eval()
     return model, tokenizer
 

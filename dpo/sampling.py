@@ -223,7 +223,7 @@ def generate(model, tokenizer, prompts: list[str | list[dict]], *, max_new_token
     net = inference_copy(model, precision)
     was_training = net.training
     net.eval()
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = tokenizer.pad_token_id
     texts: list[str] = [""] * len(prompts)
     try:
         for start in range(0, len(order), batch_size):

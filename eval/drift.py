@@ -51,7 +51,7 @@ def kl_per_token(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor
 
 def _batches(tokenizer, blocks, batch_size: int, trunc: Truncation):
     seqs = [join(encode_prompt(tokenizer, q), encode_response(tokenizer, a), trunc)[:2] for q, a in blocks]
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = tokenizer.pad_token_id
     for start in range(0, len(seqs), batch_size):
         part = seqs[start:start + batch_size]
         yield (pad([s[0] for s in part], pad_id), pad([[1] * len(s[0]) for s in part], 0),

@@ -27,7 +27,7 @@ def preference_metrics(model, tokenizer, pairs: Sequence[PreferencePair], *, bet
                        seed: int = 0, desc: str = "held-out pairs") -> dict:
     """{"reward_accuracy", "reward_margin": Estimate, "pairs": int} of a LoRA model on `pairs`."""
     tokenized = tokenize_pairs(tokenizer, pairs, trunc)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = tokenizer.pad_token_id
     device = next(model.parameters()).device
     margins: list[float] = []
     was_training = model.training

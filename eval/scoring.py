@@ -87,7 +87,7 @@ def score_items(model, tokenizer, items: Sequence[Item], cfg: ScoringConfig = Sc
     """Score every option of every item (items need >= 2 options); returns one ItemScore per item."""
     trunc = Truncation(cfg.max_length, cfg.max_prompt_length)
     seqs = sorted(option_sequences(tokenizer, items, trunc), key=lambda s: len(s[2]))
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = tokenizer.pad_token_id
     device = next(model.parameters()).device
     sums = [[0.0] * len(item.options) for item in items]
     means = [[0.0] * len(item.options) for item in items]

@@ -148,3 +148,12 @@ def test_real_model_saves_and_trains(smollm2, tmp_path):
     assert not torch.equal(before, weight)
     with torch.no_grad():
         weight.copy_(before)  # the session-scoped model is shared by other tests
+
+
+def test_loaded_tokenizer_always_pads(tmp_path, tiny):
+    model, tok = tiny
+    tok.pad_token = None
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    _, loaded = load_model(str(tmp_path))
+    assert loaded.pad_token_id == loaded.eos_token_id is not None
