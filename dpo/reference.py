@@ -30,7 +30,7 @@ from dpo.data import IGNORE_INDEX, collate
 from dpo.files import atomic_write
 from dpo.logprobs import SequenceLogps, concatenated_forward
 from dpo.lora import lora_layers
-from dpo.models import model_identity
+from dpo.models import eval_mode, model_identity
 from dpo.precision import autocast, check_precision
 
 FORMAT_VERSION = 1
@@ -101,9 +101,7 @@ def compute_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id: i
     `examples` on the CPU. Batches go longest first, so a batch_size too large for memory fails at once."""
     order = sorted(range(len(examples)), key=lambda i: -max(len(examples[i][f"{s}_input_ids"]) for s in _SIDES))
     out = {(s, f): torch.empty(len(examples), dtype=torch.float32) for s in _SIDES for f in _FIELDS}
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with torch.inference_mode(), autocast(device, precision):
             for start in tqdm(range(0, len(order), batch_size), desc="reference log-probs", unit="batch",
                               file=sys.stderr):
@@ -112,8 +110,6 @@ def compute_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id: i
                 for side, logps in zip(_SIDES, concatenated_forward(model, batch)):
                     for field in _FIELDS:
                         out[side, field][idx] = getattr(logps, field).float().cpu()
-    finally:
-        model.train(was_training)
     return tuple(SequenceLogps(*(out[side, f] for f in _FIELDS)) for side in _SIDES)
 
 

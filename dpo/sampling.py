@@ -27,6 +27,7 @@ import torch
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 from dpo.data import encode_prompt, end_of_turn_id
+from dpo.models import eval_mode
 from dpo.precision import check_precision
 
 SUPPORTED = {"llama", "qwen2"}  # same layer layout: q/k/v/o projections, rotary, pre-norm, gated MLP
@@ -221,11 +222,9 @@ def generate(model, tokenizer, prompts: list[str | list[dict]], *, max_new_token
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
     check_layout(model)
     net = inference_copy(model, precision)
-    was_training = net.training
-    net.eval()
     pad_id = tokenizer.pad_token_id
     texts: list[str] = [""] * len(prompts)
-    try:
+    with eval_mode(net):
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
             new = decode_batch(net, [encoded[i] for i in batch], cfg, [row_generator(seed, i) for i in batch],
@@ -234,6 +233,4 @@ def generate(model, tokenizer, prompts: list[str | list[dict]], *, max_new_token
                 texts[i] = tokenizer.decode(ids, skip_special_tokens=True)
             if progress is not None:
                 progress(len(batch))
-    finally:
-        net.train(was_training)
     return texts

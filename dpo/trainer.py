@@ -29,6 +29,7 @@ from .data import batch_order, collate
 from .files import atomic_folder
 from .logprobs import SequenceLogps, concatenated_forward
 from .loss import REFERENCE_FREE, preference_loss
+from .models import eval_mode
 from .precision import autocast, grad_scaler
 from .reference import ReferenceLogps
 from .tracking import MetricsLog
@@ -238,17 +239,15 @@ def evaluate_pairs(model, examples: Sequence[dict], ref: ReferenceLogps | None, 
     """Loss and reward metrics on held-out pairs, averaged over pairs, under `eval/`."""
     if not examples:
         return {}
-    was_training = model.training
-    model.eval()
     totals: dict[str, float] = {}
-    for start in range(0, len(examples), cfg.batch_size):
-        idx = list(range(start, min(start + cfg.batch_size, len(examples))))
-        batch = {k: v.to(device) for k, v in collate([examples[i] for i in idx], pad_id).items()}
-        with autocast(device, cfg.precision):
-            _, m = pair_loss(model, batch, ref.select(idx) if ref else None, cfg)
-        for k, v in m.items():
-            totals[k] = totals.get(k, 0.0) + float(v) * len(idx)
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, len(examples), cfg.batch_size):
+            idx = list(range(start, min(start + cfg.batch_size, len(examples))))
+            batch = {k: v.to(device) for k, v in collate([examples[i] for i in idx], pad_id).items()}
+            with autocast(device, cfg.precision):
+                _, m = pair_loss(model, batch, ref.select(idx) if ref else None, cfg)
+            for k, v in m.items():
+                totals[k] = totals.get(k, 0.0) + float(v) * len(idx)
     return {f"eval/{k}": v / len(examples) for k, v in totals.items()}
 
 

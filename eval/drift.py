@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from dpo.data import IGNORE_INDEX, DataError, Truncation, encode_prompt, encode_response, join, pad
 from dpo.logprobs import forward_logps
 from dpo.lora import adapters_disabled, lora_layers
+from dpo.models import eval_mode
 from dpo.precision import autocast
 
 NEUTRAL_TEXT = Path(__file__).resolve().parents[1] / "data" / "eval" / "neutral.txt"
@@ -66,9 +67,7 @@ def drift(model, tokenizer, blocks: list[tuple[str, str]] | None = None, *, prec
     device = next(model.parameters()).device
     tuned = bool(lora_layers(model))
     total_kl, total_logp, total_tokens = 0.0, 0.0, 0
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         for ids, mask, labels in tqdm(list(_batches(tokenizer, blocks, batch_size, trunc)), desc="drift",
                                       unit="batch", leave=False):
             ids, mask, labels = ids.to(device), mask.to(device), labels.to(device)
@@ -82,7 +81,5 @@ def drift(model, tokenizer, blocks: list[tuple[str, str]] | None = None, *, prec
                     with adapters_disabled(model):
                         base_logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][scored]
                     total_kl += float(kl_per_token(tuned_logits, base_logits).sum())
-    finally:
-        model.train(was_training)
     return {"kl": total_kl / max(total_tokens, 1), "perplexity": math.exp(-total_logp / max(total_tokens, 1)),
             "tokens": total_tokens}

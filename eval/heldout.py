@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from dpo.data import PreferencePair, Truncation, collate, tokenize_pairs
 from dpo.logprobs import concatenated_forward
 from dpo.lora import adapters_disabled
+from dpo.models import eval_mode
 from dpo.precision import autocast
 from eval.metrics import mean_ci
 
@@ -30,9 +31,7 @@ def preference_metrics(model, tokenizer, pairs: Sequence[PreferencePair], *, bet
     pad_id = tokenizer.pad_token_id
     device = next(model.parameters()).device
     margins: list[float] = []
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         for start in tqdm(range(0, len(tokenized.examples), batch_size), desc=desc, unit="batch", leave=False):
             batch = collate(tokenized.examples[start:start + batch_size], pad_id)
             with autocast(device, precision):
@@ -41,7 +40,5 @@ def preference_metrics(model, tokenizer, pairs: Sequence[PreferencePair], *, bet
                     ref_chosen, ref_rejected = concatenated_forward(model, batch)
             margin = beta * ((chosen.sum - ref_chosen.sum) - (rejected.sum - ref_rejected.sum))
             margins.extend(margin.tolist())
-    finally:
-        model.train(was_training)
     return {"reward_accuracy": mean_ci([m > 0 for m in margins], seed=seed),
             "reward_margin": mean_ci(margins, seed=seed), "pairs": len(margins)}

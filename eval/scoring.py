@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from dpo.data import Truncation, encode_prompt, encode_response, join, pad, IGNORE_INDEX
 from dpo.logprobs import forward_logps
+from dpo.models import eval_mode
 from dpo.precision import autocast
 from eval.suites import Item
 
@@ -92,9 +93,7 @@ def score_items(model, tokenizer, items: Sequence[Item], cfg: ScoringConfig = Sc
     sums = [[0.0] * len(item.options) for item in items]
     means = [[0.0] * len(item.options) for item in items]
     counts = [[0] * len(item.options) for item in items]
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         for start in tqdm(range(0, len(seqs), cfg.batch_size), desc=desc, unit="batch", leave=False):
             batch = seqs[start:start + cfg.batch_size]
             input_ids = pad([s[2] for s in batch], pad_id).to(device)
@@ -104,6 +103,4 @@ def score_items(model, tokenizer, items: Sequence[Item], cfg: ScoringConfig = Sc
                 out = forward_logps(model, input_ids, mask, labels)
             for row, (i, k, _, _) in enumerate(batch):
                 sums[i][k], means[i][k], counts[i][k] = float(out.sum[row]), float(out.mean[row]), int(out.count[row])
-    finally:
-        model.train(was_training)
     return [ItemScore(item.id, item.answer, sums[i], means[i], counts[i]) for i, item in enumerate(items)]

@@ -157,3 +157,17 @@ def test_loaded_tokenizer_always_pads(tmp_path, tiny):
     tok.save_pretrained(tmp_path)
     _, loaded = load_model(str(tmp_path))
     assert loaded.pad_token_id == loaded.eos_token_id is not None
+
+
+def test_eval_mode_restores_previous_mode_even_on_error(tiny):
+    model, _ = tiny
+    model.train()
+    with pytest.raises(RuntimeError):
+        with models.eval_mode(model):
+            assert not model.training
+            raise RuntimeError
+    assert model.training
+    model.eval()
+    with models.eval_mode(model):
+        pass
+    assert not model.training
