@@ -52,11 +52,12 @@ class ReferenceLogps:
         return self.chosen.select(indices), self.rejected.select(indices)
 
 
-def cache_key(model: torch.nn.Module, examples: Sequence[dict], precision: str, device: str | torch.device) -> str:
-    """SHA-256 hex of model weights, examples' ids and labels, precision, device type and format version."""
+def cache_key(identity: str, examples: Sequence[dict], precision: str, device: str | torch.device) -> str:
+    """SHA-256 hex of the model's weights identity (dpo.models.model_identity), examples' ids and labels,
+    precision, device type and format version."""
     h = hashlib.sha256()
     h.update(json.dumps({"format": FORMAT_VERSION, "precision": precision, "device": torch.device(device).type,
-                         "model": model_identity(model), "examples": len(examples)}).encode())
+                         "model": identity, "examples": len(examples)}).encode())
     for ex in examples:
         for side in _SIDES:
             for field in ("input_ids", "labels"):
@@ -70,7 +71,7 @@ def cache_path(cache_dir: str | os.PathLike, key: str) -> Path:
 
 def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id: int,
                     cache_dir: str | os.PathLike | None, precision: str = "fp32", batch_size: int = 16,
-                    device: str | torch.device = "cpu") -> ReferenceLogps:
+                    device: str | torch.device = "cpu", identity: str | None = None) -> ReferenceLogps:
     """Reference log-probs of tokenized pairs (dpo.data.tokenize_pairs(...).examples): from the cache in
     `cache_dir` when a valid file for this key exists, else computed and cached (cache_dir=None: not cached).
     The model must already be on `device`; the returned tensors are on `device` too, ready for select()."""
@@ -80,7 +81,7 @@ def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id:
     if lora_layers(model):
         raise ValueError("reference_logps: the model has LoRA layers; compute reference log-probs on the base "
                          "model before inject_lora")
-    key = cache_key(model, examples, precision, device)
+    key = cache_key(identity or model_identity(model), examples, precision, device)
     path = cache_path(cache_dir, key) if cache_dir is not None else None
     if path is not None and path.exists():
         try:

@@ -24,7 +24,7 @@ from .data import PreferencePair, Truncation, read_pairs, tokenize_pairs
 from .files import file_sha256, write_text
 from .lora import LoRAConfig, inject_lora, save_adapter
 from .loss import REFERENCE_FREE
-from .models import cache_root, load_model
+from .models import cache_root, load_model, model_identity
 from .precision import configure_device
 from .reference import reference_logps
 from .tracking import MetricsLog
@@ -112,9 +112,12 @@ def run_training(cfg: TrainConfig) -> Path:
     ref_train = ref_eval = None
     if cfg.loss not in REFERENCE_FREE:
         ref_dir = cache_root(cfg.cache_dir or None) / "reference"
+        identity = model_identity(model)  # hashing 135M weights takes ~1 s: once for both calls
+
         def ref(examples):
             return reference_logps(model, examples, pad_id=tokenizer.pad_token_id, cache_dir=ref_dir,
-                                   precision=cfg.precision, batch_size=cfg.ref_batch_size, device=device)
+                                   precision=cfg.precision, batch_size=cfg.ref_batch_size, device=device,
+                                   identity=identity)
         ref_train = ref(train.examples)
         ref_eval = ref(evals.examples) if evals.examples else None
 
