@@ -165,7 +165,8 @@ def encode_response(tokenizer, response: str) -> list[int]:
 @dataclass(frozen=True)
 class Truncation:
     """max_length bounds prompt + response; max_prompt_length bounds the prompt. A too-long prompt keeps
-    its end (the question), a too-long response keeps its start."""
+    its end (the question), a too-long response keeps its start. Whether the prompt is cut is decided once
+    for all responses to it (cut_prompt), so they are all conditioned on the same prompt."""
     max_length: int = 512
     max_prompt_length: int = 256
 
@@ -174,23 +175,33 @@ class Truncation:
             raise ValueError(f"need 0 < max_prompt_length ({self.max_prompt_length}) < max_length ({self.max_length})")
 
 
+def cut_prompt(prompt_ids: list[int], longest_response_len: int, trunc: Truncation) -> list[int]:
+    """The prompt every response to it is scored with: its last max_prompt_length tokens if it is longer
+    than that and prompt + the longest response exceed max_length, else unchanged. Deciding on the longest
+    response (as TRL does) keeps chosen and rejected, or the options of an item, on the same prompt."""
+    if len(prompt_ids) + longest_response_len > trunc.max_length and len(prompt_ids) > trunc.max_prompt_length:
+        return prompt_ids[-trunc.max_prompt_length:]
+    return prompt_ids
+
+
 def join(prompt_ids: list[int], response_ids: list[int], trunc: Truncation) -> tuple[list[int], list[int], bool]:
-    """(input_ids, labels, truncated) for one prompt + response under the truncation rule."""
-    truncated = False
-    if len(prompt_ids) + len(response_ids) > trunc.max_length:
-        truncated = True
-        if len(prompt_ids) > trunc.max_prompt_length:
-            prompt_ids = prompt_ids[-trunc.max_prompt_length:]
-        response_ids = response_ids[: trunc.max_length - len(prompt_ids)]
-    return prompt_ids + response_ids, [IGNORE_INDEX] * len(prompt_ids) + response_ids, truncated
+    """(input_ids, labels, truncated) for one prompt + response under the truncation rule. With several
+    responses to one prompt, pass cut_prompt(prompt_ids, longest, trunc): join then cuts responses only."""
+    kept = cut_prompt(prompt_ids, len(response_ids), trunc)
+    response = response_ids[: trunc.max_length - len(kept)]
+    truncated = len(kept) < len(prompt_ids) or len(response) < len(response_ids)
+    return kept + response, [IGNORE_INDEX] * len(kept) + response, truncated
 
 
 def tokenize_pair(tokenizer, pair: PreferencePair, trunc: Truncation) -> dict:
-    """{"chosen_input_ids", "chosen_labels", "rejected_input_ids", "rejected_labels": list[int], "truncated": bool}."""
+    """{"chosen_input_ids", "chosen_labels", "rejected_input_ids", "rejected_labels": list[int], "truncated": bool};
+    both sides share one prompt, cut (if at all) for the longer response."""
     prompt_ids = encode_prompt(tokenizer, pair.prompt, pair.system)
-    out: dict[str, Any] = {"truncated": False}
-    for side in ("chosen", "rejected"):
-        ids, labels, cut = join(prompt_ids, encode_response(tokenizer, getattr(pair, side)), trunc)
+    responses = {side: encode_response(tokenizer, getattr(pair, side)) for side in ("chosen", "rejected")}
+    kept = cut_prompt(prompt_ids, max(map(len, responses.values())), trunc)
+    out: dict[str, Any] = {"truncated": len(kept) < len(prompt_ids)}
+    for side, response_ids in responses.items():
+        ids, labels, cut = join(kept, response_ids, trunc)
         out[f"{side}_input_ids"], out[f"{side}_labels"] = ids, labels
         out["truncated"] |= cut
     return out

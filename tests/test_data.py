@@ -3,8 +3,9 @@ import json
 import pytest
 import torch
 
-from dpo.data import (IGNORE_INDEX, DataError, PreferencePair, Truncation, batch_order, collate, encode_prompt,
-                      encode_response, end_of_turn_id, read_pairs, tokenize_pair, tokenize_pairs, write_pairs)
+from dpo.data import (IGNORE_INDEX, DataError, PreferencePair, Truncation, batch_order, collate, cut_prompt,
+                      encode_prompt, encode_response, end_of_turn_id, read_pairs, tokenize_pair, tokenize_pairs,
+                      write_pairs)
 
 GOOD = {"prompt": "Which fridge should I buy?", "chosen": "The A-class one.", "rejected": "The cheapest one."}
 
@@ -91,6 +92,31 @@ def test_truncation_keeps_prompt_end_and_response_start_and_counts(tiny):
     assert "QUESTION?" in text and "START" in text and not text.startswith("<|im_start|>user")
     tp = tokenize_pairs(tok, [pair, PreferencePair(**GOOD)], trunc)
     assert tp.truncated == 1 and tp.dropped == 0 and len(tp.examples) == 2
+
+
+def test_chosen_and_rejected_keep_the_same_prompt_when_one_response_overflows(tiny):
+    _, tok = tiny
+    trunc = Truncation(max_length=200, max_prompt_length=100)
+    pair = PreferencePair(prompt="Which of the two suppliers meets the due-diligence rules for our shop? " * 2,
+                          chosen="The audited one.", rejected="The cheapest, since the invoice is what counts. " * 2)
+    prompt = encode_prompt(tok, pair.prompt)
+    chosen, rejected = (len(encode_response(tok, r)) for r in (pair.chosen, pair.rejected))
+    assert len(prompt) > 100 and len(prompt) + chosen <= 200 < len(prompt) + rejected  # only rejected overflows
+    ex = tokenize_pair(tok, pair, trunc)
+    seen = {s: [t for t, label in zip(ex[f"{s}_input_ids"], ex[f"{s}_labels"]) if label == IGNORE_INDEX]
+            for s in ("chosen", "rejected")}
+    assert seen["chosen"] == seen["rejected"] == prompt[-100:]  # one cut, decided on the longer response
+    assert [len(ex[f"{s}_input_ids"]) for s in ("chosen", "rejected")] == [100 + chosen, 100 + rejected]
+    assert ex["truncated"]
+    assert tokenize_pairs(tok, [pair, PreferencePair(**GOOD)], trunc).truncated == 1
+
+
+def test_cut_prompt_cuts_only_what_the_longest_response_needs():
+    trunc = Truncation(max_length=10, max_prompt_length=4)
+    prompt = list(range(6))
+    assert cut_prompt(prompt, 4, trunc) == prompt  # 6 + 4 fits
+    assert cut_prompt(prompt, 5, trunc) == [2, 3, 4, 5]  # keeps the end
+    assert cut_prompt([0, 1, 2], 50, trunc) == [0, 1, 2]  # already within max_prompt_length
 
 
 def test_pair_dropped_when_truncation_makes_chosen_equal_rejected(tiny):
