@@ -109,12 +109,20 @@ def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
 
 
 def model_identity(model: torch.nn.Module) -> str:
-    """SHA-256 of every parameter and buffer (names, shapes, dtypes, bytes): what makes the numbers."""
+    """SHA-256 of what makes the numbers: every parameter and buffer, non-persistent ones (rotary inv_freq)
+    included (names, shapes, dtypes, bytes), and the config as canonical JSON with the attention
+    implementation (rope_theta, rope_scaling, rms_norm_eps... change the outputs of the same weights)."""
     h = hashlib.sha256()
-    for key, tensor in sorted(model.state_dict().items()):
+    tensors = {**model.state_dict(), **dict(model.named_buffers())}
+    for key, tensor in sorted(tensors.items()):
         t = tensor.detach().cpu().contiguous()
         h.update(f"{key}:{tuple(t.shape)}:{t.dtype};".encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    config = getattr(model, "config", None)
+    if config is not None:
+        settings = {k: v for k, v in config.to_dict().items() if k != "_name_or_path"}  # where it was read from
+        settings["_attn_implementation"] = getattr(config, "_attn_implementation", None)
+        h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 

@@ -5,9 +5,10 @@ sorted by length so batches carry little padding, writes a safetensors file
     <cache_dir>/reference-<key[:24]>.safetensors
 with tensors chosen_sum, chosen_mean, chosen_count, rejected_sum, rejected_mean, rejected_count (each (N,)).
 
-The key is a SHA-256 of everything that changes the numbers: the model weights (dpo.models.model_identity),
-the token ids and labels of every example (so the tokenizer, chat template, data, max lengths and truncation
-mode all enter through what they produce), the precision, the device type and FORMAT_VERSION. The file's
+The key is a SHA-256 of everything that changes the numbers: the model's weights, buffers and config
+(dpo.models.model_identity), the token ids and labels of every example (so the tokenizer, chat template,
+data, max lengths and truncation mode all enter through what they produce), the precision, the device type,
+the torch and transformers versions and FORMAT_VERSION. The file's
 metadata holds the full key and a SHA-256 of its tensors; a file that cannot be read, or whose key, checksum,
 shapes or token counts do not match, is reported and recomputed, never used.
 """
@@ -53,11 +54,13 @@ class ReferenceLogps:
 
 
 def cache_key(identity: str, examples: Sequence[dict], precision: str, device: str | torch.device) -> str:
-    """SHA-256 hex of the model's weights identity (dpo.models.model_identity), examples' ids and labels,
-    precision, device type and format version."""
+    """SHA-256 hex of the model's identity (dpo.models.model_identity), examples' ids and labels,
+    precision, device type, library versions and format version."""
+    import transformers
     h = hashlib.sha256()
     h.update(json.dumps({"format": FORMAT_VERSION, "precision": precision, "device": torch.device(device).type,
-                         "model": identity, "examples": len(examples)}).encode())
+                         "model": identity, "examples": len(examples), "torch": torch.__version__,
+                         "transformers": transformers.__version__}).encode())
     for ex in examples:
         for side in _SIDES:
             for field in ("input_ids", "labels"):

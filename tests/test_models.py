@@ -171,3 +171,20 @@ def test_eval_mode_restores_previous_mode_even_on_error(tiny):
     with models.eval_mode(model):
         pass
     assert not model.training
+
+
+def same_weights(model, **config_changes):
+    """A model of the same class and weights as `model` under a changed config."""
+    other = type(model)(type(model.config).from_dict({**model.config.to_dict(), **config_changes}))
+    other.load_state_dict(model.state_dict())
+    return other.eval()
+
+
+def test_model_identity_sees_the_config_not_only_the_weights(tiny):
+    model, _ = tiny
+    assert models.model_identity(same_weights(model)) == models.model_identity(model)
+    eager = same_weights(model)
+    eager.set_attn_implementation("eager")
+    variants = [model, eager, same_weights(model, rms_norm_eps=1e-5),
+                same_weights(model, rope_parameters={"rope_type": "default", "rope_theta": 500000.0})]
+    assert len({models.model_identity(m) for m in variants}) == len(variants)

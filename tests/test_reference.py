@@ -63,6 +63,19 @@ def test_changes_that_alter_the_numbers_give_a_new_cache(tiny, tmp_path):
     assert len(list(tmp_path.glob("reference-*.safetensors"))) == 1 + len(keys)
 
 
+def test_same_weights_under_another_config_or_library_get_another_cache(tiny, tmp_path, monkeypatch):
+    model, tok = tiny
+    base = run(model, tok, tmp_path)
+    other = type(model)(type(model.config).from_dict({**model.config.to_dict(), "rope_parameters": {
+        "rope_type": "default", "rope_theta": 500000.0}}))
+    other.load_state_dict(model.state_dict())  # the weights are equal, rotary inv_freq is not
+    again = run(other.eval(), tok, tmp_path)
+    assert not again.from_cache and again.key != base.key
+    assert not torch.allclose(again.chosen.sum, base.chosen.sum)  # a reused cache would have been stale
+    monkeypatch.setattr("transformers.__version__", "0.0.1")  # by name: transformers replaces its module object
+    assert not run(model, tok, tmp_path).from_cache
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip", "other_key"])
 def test_damaged_cache_is_detected_and_rebuilt(tiny, tmp_path, damage, capsys):
     model, tok = tiny
