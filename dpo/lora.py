@@ -79,6 +79,14 @@ class LoRALinear(nn.Module):
         for p in base.parameters():
             p.requires_grad_(False)
 
+    @property
+    def in_features(self) -> int:
+        return self.base.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.base.out_features
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (..., in) -> (..., out)
         y = self.base(x)
         if self.disabled or self.merged:
@@ -111,14 +119,24 @@ def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
 
 def target_modules(model: nn.Module, config: LoRAConfig) -> dict[str, nn.Linear]:
     """{name: module} of the nn.Linear modules whose name ends with one of config.targets; every target
-    must match at least one module (a misspelled target is an error, not a silently smaller adapter)."""
+    must match at least one module (a misspelled target is an error, not a silently smaller adapter), and
+    none may share its weight with another module (a tied output head)."""
     matches = lambda name, t: name == t or name.endswith("." + t)  # noqa: E731
     linears = {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
     unmatched = [t for t in config.targets if not any(matches(name, t) for name in linears)]
     if unmatched or not config.targets:
         names = sorted({n.rsplit(".", 1)[-1] for n in linears})
         raise ValueError(f"LoRA targets {unmatched or list(config.targets)} match no nn.Linear module; linear modules: {names}")
-    return {name: m for name, m in linears.items() if any(matches(name, t) for t in config.targets)}
+    targets = {name: m for name, m in linears.items() if any(matches(name, t) for t in config.targets)}
+    owners: dict[int, list[str]] = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        owners.setdefault(id(p), []).append(name)
+    for name, m in targets.items():
+        others = [o for o in owners[id(m.weight)] if o != f"{name}.weight"]
+        if others:
+            raise ValueError(f"LoRA target '{name}' shares its weight with {others[0]} (tied weights, e.g. "
+                             "tie_word_embeddings): merging its adapter would change both; choose other targets")
+    return targets
 
 
 def inject_lora(model: nn.Module, config: LoRAConfig) -> list[str]:

@@ -173,3 +173,17 @@ def test_real_model_equals_per_token_loop(smollm2):
         got = forward_logps(model, ids, mask, labels, chunk_tokens=64)
         want = naive_logps(model, ids, mask, labels)
     torch.testing.assert_close(got.mean, want / got.count, rtol=0, atol=1e-5)
+
+
+def test_lora_on_an_untied_output_head(tiny):
+    model, tok = tiny
+    model.lm_head.weight = torch.nn.Parameter(model.lm_head.weight.detach().clone())  # untie from the embeddings
+    model.config.tie_word_embeddings = False
+    inject_lora(model, LoRAConfig(r=4, targets=("q_proj", "lm_head")))
+    head = lora_layers(model)["lm_head"]
+    torch.nn.init.normal_(head.lora_B.weight, 0, 0.1)
+    ids, mask, labels = side(batch_of(tok), "chosen")
+    got = forward_logps(model, ids, mask, labels)  # the default chunk reads the head's out_features
+    torch.testing.assert_close(got.sum, naive_logps(model, ids, mask, labels), rtol=0, atol=1e-3)
+    got.sum.sum().backward()
+    assert head.lora_A.weight.grad.abs().sum() > 0

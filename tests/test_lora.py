@@ -47,6 +47,13 @@ def test_inject_wraps_targets_freezes_base_and_starts_equal(tiny, ids):
                                           for part in ("lora_A", "lora_B")}
 
 
+def test_a_target_tied_to_another_module_is_refused(tiny):
+    model, _ = tiny  # tie_word_embeddings: lm_head.weight is model.embed_tokens.weight
+    with pytest.raises(ValueError, match=r"'lm_head' shares its weight with model\.embed_tokens\.weight"):
+        inject_lora(model, LoRAConfig(targets=("q_proj", "lm_head")))
+    assert not lora_layers(model)
+
+
 def test_scaling_plain_and_rslora():
     assert LoRAConfig(r=16, alpha=32).scaling == 2.0
     assert LoRAConfig(r=16, alpha=32, rslora=True).scaling == 32 / math.sqrt(16)
