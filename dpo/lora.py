@@ -200,11 +200,23 @@ def adapter_config(model: nn.Module, base_model_name: str) -> dict:
     return {
         "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_model_name,
         "r": config.r, "lora_alpha": config.alpha, "lora_dropout": config.dropout, "use_rslora": config.rslora,
-        "target_modules": sorted({name.rsplit(".", 1)[-1] for name in layers}),
+        "target_modules": saved_targets(model),
         "bias": "none", "fan_in_fan_out": False, "init_lora_weights": True, "inference_mode": True,
         "modules_to_save": None, "layers_to_transform": None, "layers_pattern": None,
         "rank_pattern": {}, "alpha_pattern": {}, "use_dora": False, "revision": None,
     }
+
+
+def saved_targets(model: nn.Module) -> list[str]:
+    """target_modules that select exactly the model's LoRA layers, for PEFT and for load_adapter (both match
+    a target by full name or '.'-suffix): the leaf names ("q_proj") when they select no other linear
+    module, else the full module paths (layer-specific targets)."""
+    layers = lora_layers(model)
+    leaf = lambda name: name.rsplit(".", 1)[-1]  # noqa: E731
+    leaves = sorted({leaf(name) for name in layers})
+    same_leaf = {name for name, m in model.named_modules()
+                 if isinstance(m, (nn.Linear, LoRALinear)) and leaf(name) in leaves}
+    return leaves if same_leaf == set(layers) else sorted(layers)
 
 
 def save_adapter(model: nn.Module, folder: str | os.PathLike, base_model_name: str) -> Path:

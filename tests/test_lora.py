@@ -127,6 +127,19 @@ def test_save_then_load_reproduces_outputs_exactly(tiny, ids, tmp_path):
     assert len(trainable_parameters(fresh)) == 8
 
 
+def test_layer_specific_targets_survive_save_and_load(tiny, ids, tmp_path):
+    model, _ = tiny
+    inject_lora(model, LoRAConfig(r=2, targets=("layers.0.self_attn.q_proj", "v_proj")))
+    perturb(model)
+    save_adapter(model, tmp_path / "adapter", "tiny-random")
+    config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert config["target_modules"] == sorted(lora_layers(model))  # full paths: leaf names would add layers.1
+    fresh = load_adapter(load_model("tiny-random")[0], tmp_path / "adapter")
+    assert set(lora_layers(fresh)) == set(lora_layers(model)) == {
+        "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj", "model.layers.1.self_attn.v_proj"}
+    assert torch.equal(logits(fresh.eval(), ids), logits(model.eval(), ids))
+
+
 def test_load_adapter_rejects_bad_folders(tmp_path, tiny):
     model, _ = tiny
     inject_lora(model, CONFIG)
@@ -169,6 +182,15 @@ def test_peft_loads_our_adapter_and_we_load_peft_adapters(tiny, ids, tmp_path):
     save_adapter(model, tmp_path / "ours", "tiny-random")
     peft_model = peft.PeftModel.from_pretrained(load_model("tiny-random")[0], tmp_path / "ours")
     torch.testing.assert_close(logits(peft_model, ids), ours, rtol=0, atol=1e-6)
+
+    one_layer, _ = load_model("tiny-random")
+    inject_lora(one_layer, LoRAConfig(r=2, targets=("layers.1.mlp.down_proj",)))
+    perturb(one_layer)
+    save_adapter(one_layer, tmp_path / "one-layer", "tiny-random")
+    peft_model = peft.PeftModel.from_pretrained(load_model("tiny-random")[0], tmp_path / "one-layer")
+    assert sorted(n for n, m in peft_model.named_modules() if hasattr(m, "lora_A") and m.lora_A) == [
+        "base_model.model.model.layers.1.mlp.down_proj"]
+    torch.testing.assert_close(logits(peft_model, ids), logits(one_layer, ids), rtol=0, atol=1e-6)
 
     made_by_peft = peft.get_peft_model(load_model("tiny-random")[0], peft.LoraConfig(
         r=2, lora_alpha=4, target_modules=["k_proj", "up_proj"], task_type="CAUSAL_LM"))
