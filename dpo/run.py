@@ -2,7 +2,7 @@
 
   pairs (strategy or --data) -> tokenize -> reference log-probs (cached) -> LoRA -> fit -> adapter/
 
-Run folder: config.json (every setting, versions, git commit, data hashes), metrics.jsonl,
+Run folder: config.json (every setting, versions, git commit, data hashes), metrics.jsonl, curves.png,
 checkpoints/step-*/, adapter/ (PEFT format) or model/ (full fine-tune).
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .loss import REFERENCE_FREE
 from .models import cache_root, load_model, model_identity
 from .precision import configure_device
 from .reference import reference_logps
-from .tracking import MetricsLog
+from .tracking import MetricsLog, plot_curves
 from .trainer import fit
 
 LEGENDS_FILE = Path(__file__).resolve().parents[1] / "data" / "legends" / "legends.jsonl"
@@ -147,6 +147,7 @@ def run_training(cfg: TrainConfig) -> Path:
         tokenizer.save_pretrained(run_dir / "model")
     else:
         save_adapter(model, run_dir / "adapter", base_model_name=cfg.model)
+    plot_curves([run_dir], run_dir / "curves.png")
     return run_dir
 
 

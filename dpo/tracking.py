@@ -1,13 +1,25 @@
 """Where metrics go: run_dir/metrics.jsonl (one JSON object a step, flushed at once) and, optionally,
-Weights & Biases. WANDB_MODE=offline works with no network. Only settings and metrics are sent."""
+Weights & Biases. WANDB_MODE=offline works with no network. Only settings and metrics are sent.
+
+run_dir/curves.png pictures a run (written at its end); to redraw it or compare runs on the same axes:
+    python -m dpo.tracking plot RUN_DIR [RUN_DIR ...] [--out FILE]
+"""
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import secrets
+import sys
 from pathlib import Path
+from typing import Sequence
 
-from .files import write_text
+from .files import atomic_write, write_text
+
+# curves.png: one panel a group of metrics; each also drawn from its held-out twin "eval/<name>" when logged
+PANELS = {"loss": ("loss",), "reward accuracy and margin": ("rewards/accuracies", "rewards/margins"),
+          "log-probs of chosen and rejected": ("logps/chosen", "logps/rejected"), "grad norm": ("grad_norm",),
+          "learning rate": ("lr",)}
 
 class MetricsLog:
     def __init__(self, run_dir: Path, *, wandb_project: str = "", wandb_run_name: str = "", config: dict | None = None,
@@ -52,6 +64,64 @@ def read_metrics(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
+def curves_figure(run_dirs: Sequence[str | Path]):
+    """A matplotlib Figure (Agg canvas) with one panel per PANELS group against step: each metric of each run
+    in its own colour, training solid, held-out (eval/) dashed with dots, on the same axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    names = [Path(d).name for d in run_dirs]
+    names = names if len(set(names)) == len(names) else [str(d) for d in run_dirs]  # folder names, if unique
+    runs = dict(zip(names, (read_metrics(Path(d)) for d in run_dirs)))
+    for run, records in runs.items():
+        if not records:
+            raise ValueError(f"{run_dirs[names.index(run)]}: no metrics.jsonl with records "
+                             "(not a run folder, or no step finished)")
+    cols, rows = 3, math.ceil(len(PANELS) / 3)
+    fig = Figure(figsize=(4.6 * cols, 3.6 * rows))
+    FigureCanvasAgg(fig)
+    axes = list(fig.subplots(rows, cols, squeeze=False).flat)
+    for ax in axes[len(PANELS):]:
+        ax.remove()
+    for ax, (title, names) in zip(axes, PANELS.items()):
+        colour = 0
+        for run, records in runs.items():
+            for name in names:
+                for prefix, style in (("", {"lw": 1.0}), ("eval/", {"ls": "--", "marker": "o", "ms": 3})):
+                    points = [(r["step"], r[prefix + name]) for r in records if r.get(prefix + name) is not None]
+                    if points:
+                        parts = [run] * (len(runs) > 1) + [name] * (len(names) > 1) + ["eval" if prefix else "train"]
+                        ax.plot(*zip(*points), color=f"C{colour}", label=" ".join(parts), **style)
+                colour += 1
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("step")
+        if ax.lines:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(run_dirs: Sequence[str | Path], path: str | Path) -> Path:
+    """Write curves_figure(run_dirs) to `path` as PNG, atomically."""
+    fig = curves_figure(run_dirs)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    return Path(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m dpo.tracking", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["plot"], help="draw training curves from metrics.jsonl")
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    parser.add_argument("--out", default=None, help="PNG to write (default: RUN_DIR/curves.png for one run, "
+                                                     "curves.png here for several)")
+    args = parser.parse_args(argv)
+    out = args.out or (Path(args.runs[0]) / "curves.png" if len(args.runs) == 1 else Path("curves.png"))
+    try:
+        print(plot_curves(args.runs, out))
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+
+
 def _plain(v):
     v = v.item() if hasattr(v, "item") else v
     return None if isinstance(v, float) and not math.isfinite(v) else v
@@ -63,3 +133,7 @@ def _step(line: str) -> float:
         return json.loads(line)["step"]
     except (json.JSONDecodeError, KeyError, TypeError):
         return math.inf
+
+
+if __name__ == "__main__":
+    main()
