@@ -21,6 +21,7 @@ PANELS = {"loss": ("loss",), "reward accuracy and margin": ("rewards/accuracies"
           "log-probs of chosen and rejected": ("logps/chosen", "logps/rejected"), "grad norm": ("grad_norm",),
           "learning rate": ("lr",)}
 
+
 class MetricsLog:
     def __init__(self, run_dir: Path, *, wandb_project: str = "", wandb_run_name: str = "", config: dict | None = None,
                  resume: bool = False):
@@ -69,27 +70,27 @@ def curves_figure(run_dirs: Sequence[str | Path]):
     in its own colour, training solid, held-out (eval/) dashed with dots, on the same axes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    names = [Path(d).name for d in run_dirs]
-    names = names if len(set(names)) == len(names) else [str(d) for d in run_dirs]  # folder names, if unique
-    runs = dict(zip(names, (read_metrics(Path(d)) for d in run_dirs)))
-    for run, records in runs.items():
-        if not records:
-            raise ValueError(f"{run_dirs[names.index(run)]}: no metrics.jsonl with records "
-                             "(not a run folder, or no step finished)")
+    labels = [Path(d).name for d in run_dirs]
+    labels = labels if len(set(labels)) == len(labels) else [str(d) for d in run_dirs]  # folder names, if unique
+    runs = {}
+    for label, run_dir in zip(labels, run_dirs):
+        runs[label] = read_metrics(Path(run_dir))
+        if not runs[label]:
+            raise ValueError(f"{run_dir}: no metrics.jsonl with records (not a run folder, or no step finished)")
     cols, rows = 3, math.ceil(len(PANELS) / 3)
     fig = Figure(figsize=(4.6 * cols, 3.6 * rows))
     FigureCanvasAgg(fig)
     axes = list(fig.subplots(rows, cols, squeeze=False).flat)
     for ax in axes[len(PANELS):]:
         ax.remove()
-    for ax, (title, names) in zip(axes, PANELS.items()):
+    for ax, (title, metrics) in zip(axes, PANELS.items()):
         colour = 0
         for run, records in runs.items():
-            for name in names:
+            for name in metrics:
                 for prefix, style in (("", {"lw": 1.0}), ("eval/", {"ls": "--", "marker": "o", "ms": 3})):
                     points = [(r["step"], r[prefix + name]) for r in records if r.get(prefix + name) is not None]
                     if points:
-                        parts = [run] * (len(runs) > 1) + [name] * (len(names) > 1) + ["eval" if prefix else "train"]
+                        parts = [run] * (len(runs) > 1) + [name] * (len(metrics) > 1) + ["eval" if prefix else "train"]
                         ax.plot(*zip(*points), color=f"C{colour}", label=" ".join(parts), **style)
                 colour += 1
         ax.set_title(title, fontsize=10)
