@@ -2,7 +2,9 @@
 
 The only place that tokenizes preference pairs. A pair file is JSONL, one object a line:
   {"prompt": str | [{"role": ..., "content": ...}, ...], "chosen": str, "rejected": str,
-   "id": str (optional), "system": str (optional), "meta": dict (optional)}
+   "id": str (optional), "system": str (optional), "meta": dict (optional),
+   "confidence": float in (0.5, 1] (optional: the probability that chosen is preferred, e.g. the share of
+                 raters who agree; dpo/loss.py makes it per-pair label smoothing, eps = 1 - confidence)}
 
 A tokenized sequence is prompt_ids + response_ids, where prompt_ids is the chat template applied to the
 prompt with the generation prompt, and response_ids is the response followed by the end-of-turn token
@@ -35,6 +37,7 @@ class PreferencePair:
     id: str = ""
     system: str | None = None
     meta: dict = field(default_factory=dict)
+    confidence: float | None = None  # None: a hard label, the same as 1.0
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"id": self.id, "prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected}
@@ -42,19 +45,15 @@ class PreferencePair:
             out["system"] = self.system
         if self.meta:
             out["meta"] = self.meta
+        if self.confidence is not None:
+            out["confidence"] = self.confidence
         return out
 
 
 # ----------------------------------------------------------------------------- reading and writing
 
-def parse_pair(obj: Any, where: str) -> PreferencePair:
-    """Validate one decoded JSON object; `where` ("file:line") prefixes every error."""
-    if not isinstance(obj, dict):
-        raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    for key in ("prompt", "chosen", "rejected"):
-        if key not in obj:
-            raise DataError(f"{where}: missing field '{key}'")
-    prompt = obj["prompt"]
+def check_prompt(prompt: Any, where: str) -> None:
+    """A prompt is a non-empty string or a non-empty list of {"role": str, "content": str} messages."""
     if isinstance(prompt, list):
         for i, msg in enumerate(prompt):
             if not (isinstance(msg, dict) and isinstance(msg.get("role"), str) and isinstance(msg.get("content"), str)):
@@ -65,6 +64,16 @@ def parse_pair(obj: Any, where: str) -> PreferencePair:
         raise DataError(f"{where}: field 'prompt' must be a string or a list of messages, got {type(prompt).__name__}")
     elif not prompt.strip():
         raise DataError(f"{where}: field 'prompt' is empty")
+
+
+def parse_pair(obj: Any, where: str) -> PreferencePair:
+    """Validate one decoded JSON object; `where` ("file:line") prefixes every error."""
+    if not isinstance(obj, dict):
+        raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    for key in ("prompt", "chosen", "rejected"):
+        if key not in obj:
+            raise DataError(f"{where}: missing field '{key}'")
+    check_prompt(obj["prompt"], where)
     for key in ("chosen", "rejected"):
         if not isinstance(obj[key], str):
             raise DataError(f"{where}: field '{key}' must be a string, got {type(obj[key]).__name__}")
@@ -75,8 +84,13 @@ def parse_pair(obj: Any, where: str) -> PreferencePair:
     for key, kind in (("id", str), ("system", str), ("meta", dict)):
         if key in obj and obj[key] is not None and not isinstance(obj[key], kind):
             raise DataError(f"{where}: field '{key}' must be a {kind.__name__}, got {type(obj[key]).__name__}")
-    return PreferencePair(prompt=prompt, chosen=obj["chosen"], rejected=obj["rejected"], id=str(obj.get("id") or where),
-                          system=obj.get("system"), meta=obj.get("meta") or {})
+    confidence = obj.get("confidence")
+    if confidence is not None and (isinstance(confidence, bool) or not isinstance(confidence, (int, float))
+                                   or not 0.5 < confidence <= 1):
+        raise DataError(f"{where}: field 'confidence' must be a number in (0.5, 1], got {confidence!r}")
+    return PreferencePair(prompt=obj["prompt"], chosen=obj["chosen"], rejected=obj["rejected"],
+                          id=str(obj.get("id") or where), system=obj.get("system"), meta=obj.get("meta") or {},
+                          confidence=None if confidence is None else float(confidence))
 
 
 def jsonl_lines(path: str | os.PathLike, *, error: type[DataError] = DataError,
@@ -200,6 +214,8 @@ def tokenize_pair(tokenizer, pair: PreferencePair, trunc: Truncation) -> dict:
     responses = {side: encode_response(tokenizer, getattr(pair, side)) for side in ("chosen", "rejected")}
     kept = cut_prompt(prompt_ids, max(map(len, responses.values())), trunc)
     out: dict[str, Any] = {"truncated": len(kept) < len(prompt_ids)}
+    if pair.confidence is not None:
+        out["confidence"] = pair.confidence
     for side, response_ids in responses.items():
         ids, labels, cut = join(kept, response_ids, trunc)
         out[f"{side}_input_ids"], out[f"{side}_labels"] = ids, labels
@@ -242,13 +258,16 @@ def pad(seqs: Sequence[Sequence[int]], value: int, length: int | None = None) ->
 
 def collate(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
     """Batch tokenized pairs, padded to the longest sequence of the batch (chosen and rejected alike,
-    so they can be concatenated): chosen_/rejected_ input_ids, attention_mask, labels, each (B, T)."""
+    so they can be concatenated): chosen_/rejected_ input_ids, attention_mask, labels, each (B, T);
+    and, when any pair has one, confidence (B,) float32 (1.0 for pairs without)."""
     length = max(len(ex[f"{s}_input_ids"]) for ex in examples for s in ("chosen", "rejected"))
     batch = {}
     for s in ("chosen", "rejected"):
         batch[f"{s}_input_ids"] = pad([ex[f"{s}_input_ids"] for ex in examples], pad_id, length)
         batch[f"{s}_attention_mask"] = pad([[1] * len(ex[f"{s}_input_ids"]) for ex in examples], 0, length)
         batch[f"{s}_labels"] = pad([ex[f"{s}_labels"] for ex in examples], IGNORE_INDEX, length)
+    if any("confidence" in ex for ex in examples):
+        batch["confidence"] = torch.tensor([ex.get("confidence", 1.0) for ex in examples], dtype=torch.float32)
     return batch
 
 

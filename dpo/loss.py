@@ -26,6 +26,15 @@ beta * avg (the implicit reward of SimPO; the log-odds scale of ORPO), also deta
 
 Any type adds  sft_weight * (-avg_w), the chosen NLL of RPO (Pang et al. 2024, arXiv:2404.19733), when
 sft_weight > 0 (for orpo this comes on top of its own NLL term).
+
+Per-pair confidence c (B,) in (0.5, 1] (e.g. the share of raters who prefer the chosen response) makes
+sigmoid, robust and simpo use a per-pair eps: the stated label is wrong with probability 1 - c, so
+eps = 1 - c; with label_smoothing s as well (an independent flip), eps = s + (1 - c)(1 - 2s), which is s
+at c = 1 and 1 - c at s = 0. A pair with c = 1 gives the loss of a pair without confidence (bit for bit
+when s = 0; within float32 rounding otherwise).
+
+The Bradley-Terry loss with a soft target (`bradley_terry_loss`) is the sigmoid form on any margin m,
+e.g. a reward model's r(chosen) - r(rejected):  -c log sigma(m) - (1 - c) log sigma(-m).
 """
 from __future__ import annotations
 
@@ -34,6 +43,17 @@ import torch.nn.functional as F
 
 LOSS_TYPES = ("sigmoid", "robust", "ipo", "hinge", "simpo", "orpo")
 REFERENCE_FREE = frozenset({"simpo", "orpo"})
+SMOOTHED = ("sigmoid", "robust", "simpo")  # the types that take label_smoothing and per-pair confidence
+
+
+def bradley_terry_loss(margin: torch.Tensor, confidence: torch.Tensor | float | None = None) -> torch.Tensor:
+    """Per-example Bradley-Terry loss (B,) of margins m (B,) = score(chosen) - score(rejected), with the
+    soft target c = P(chosen preferred), a (B,) tensor or a float in [0, 1]:
+      -c log sigma(m) - (1 - c) log sigma(-m);   None means c = 1:  -log sigma(m).
+    """
+    if confidence is None:
+        return -F.logsigmoid(margin)
+    return -confidence * F.logsigmoid(margin) - (1 - confidence) * F.logsigmoid(-margin)
 
 
 def preference_loss(policy_chosen_logps: torch.Tensor, policy_rejected_logps: torch.Tensor,
@@ -44,13 +64,15 @@ def preference_loss(policy_chosen_logps: torch.Tensor, policy_rejected_logps: to
                     policy_rejected_logps_mean: torch.Tensor | None = None,
                     ref_chosen_logps_mean: torch.Tensor | None = None,
                     ref_rejected_logps_mean: torch.Tensor | None = None,
+                    confidence: torch.Tensor | None = None,
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-example preference losses and detached rewards, each (B,). See the module docstring for formulas.
 
     Positional arguments are summed log-probs (`SequenceLogps.sum`); the `*_mean` keywords are length-averaged
     log-probs (`SequenceLogps.mean`), needed by ipo (policy and reference), simpo and orpo (policy), and by any
     type when sft_weight > 0 (policy chosen). The reference arguments are ignored by simpo and orpo and may be
-    None for them. Returns (losses, chosen_rewards, rejected_rewards); reduce losses with .mean().
+    None for them. `confidence` (B,) in (0.5, 1] gives each pair its own eps (sigmoid, robust, simpo; other
+    types accept only 1.0). Returns (losses, chosen_rewards, rejected_rewards); reduce losses with .mean().
     """
     if loss_type not in LOSS_TYPES:
         raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
@@ -58,8 +80,10 @@ def preference_loss(policy_chosen_logps: torch.Tensor, policy_rejected_logps: to
         raise ValueError(f"beta must be > 0, got {beta}")
     if not 0.0 <= label_smoothing < 0.5:
         raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing}")
-    if label_smoothing and loss_type not in ("sigmoid", "robust", "simpo"):
-        raise ValueError(f"label_smoothing applies to sigmoid, robust and simpo, not {loss_type!r}")
+    if label_smoothing and loss_type not in SMOOTHED:
+        raise ValueError(f"label_smoothing applies to {', '.join(SMOOTHED)}, not {loss_type!r}")
+    if confidence is not None and loss_type not in SMOOTHED and bool((confidence < 1).any()):
+        raise ValueError(f"pairs with confidence < 1 need loss {', '.join(SMOOTHED)}, not {loss_type!r}")
     if sft_weight < 0:
         raise ValueError(f"sft_weight must be >= 0, got {sft_weight}")
 
@@ -76,12 +100,12 @@ def preference_loss(policy_chosen_logps: torch.Tensor, policy_rejected_logps: to
     if missing:
         raise ValueError(f"loss_type {loss_type!r} (sft_weight={sft_weight}) needs {', '.join(missing)}")
 
-    eps = label_smoothing
+    eps = label_smoothing if confidence is None else label_smoothing + (1 - confidence) * (1 - 2 * label_smoothing)
     if loss_type in REFERENCE_FREE:
         chosen, rejected = policy_chosen_logps_mean, policy_rejected_logps_mean
         if loss_type == "simpo":
             z = beta * (chosen - rejected) - simpo_gamma
-            losses = -(1 - eps) * F.logsigmoid(z) - eps * F.logsigmoid(-z)
+            losses = bradley_terry_loss(z, 1 - eps)
         else:
             log_odds = (chosen - rejected) - (_log1mexp(chosen) - _log1mexp(rejected))
             losses = -chosen - beta * F.logsigmoid(log_odds)
@@ -94,7 +118,7 @@ def preference_loss(policy_chosen_logps: torch.Tensor, policy_rejected_logps: to
             chosen, rejected = policy_chosen_logps - ref_chosen_logps, policy_rejected_logps - ref_rejected_logps
         h = chosen - rejected
         if loss_type == "sigmoid":
-            losses = -(1 - eps) * F.logsigmoid(beta * h) - eps * F.logsigmoid(-beta * h)
+            losses = bradley_terry_loss(beta * h, 1 - eps)
         elif loss_type == "robust":
             losses = (-(1 - eps) * F.logsigmoid(beta * h) + eps * F.logsigmoid(-beta * h)) / (1 - 2 * eps)
         elif loss_type == "ipo":

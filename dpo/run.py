@@ -23,7 +23,7 @@ from .config import TrainConfig
 from .data import PreferencePair, Truncation, read_pairs, tokenize_pairs
 from .files import file_sha256, write_text
 from .lora import LoRAConfig, inject_lora, save_adapter
-from .loss import REFERENCE_FREE
+from .loss import REFERENCE_FREE, SMOOTHED
 from .models import cache_root, load_model, model_identity
 from .precision import configure_device
 from .reference import reference_logps
@@ -98,6 +98,8 @@ def run_training(cfg: TrainConfig) -> Path:
     eval_weights = weights if weights and len(eval_files) == len(weights) else None
     eval_pairs, eval_counts, eval_skipped = (load_pairs(eval_files, cfg, cfg.max_eval_pairs, weights=eval_weights)
                                              if eval_files else ([], [], 0))
+    if cfg.loss not in SMOOTHED and any((p.confidence or 1.0) < 1 for p in train_pairs + eval_pairs):
+        raise ValueError(f"pairs with confidence < 1 need loss {', '.join(SMOOTHED)}, not {cfg.loss!r}")
     if not eval_pairs:
         print("warning: no held-out pairs (pass --eval-data FILE): eval/ metrics will be missing", file=sys.stderr)
     model, tokenizer = load_model(cfg.model, cache_dir=cfg.cache_dir or None)

@@ -74,6 +74,7 @@ def pair_loss(model, batch: dict, ref: tuple[SequenceLogps, SequenceLogps] | Non
         policy_chosen_logps_mean=chosen.mean, policy_rejected_logps_mean=rejected.mean,
         ref_chosen_logps_mean=ref_chosen.mean if ref_chosen is not None else None,
         ref_rejected_logps_mean=ref_rejected.mean if ref_rejected is not None else None,
+        confidence=batch.get("confidence"),
     )
     loss = losses.mean()
     metrics = {

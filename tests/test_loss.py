@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from dpo.loss import LOSS_TYPES, REFERENCE_FREE, preference_loss
+from dpo.loss import LOSS_TYPES, REFERENCE_FREE, SMOOTHED, bradley_terry_loss, preference_loss
 
 # Two examples with fixed summed log-probs and response lengths.
 PC, PR, RC, RR = [-10.0, -20.0], [-12.0, -15.0], [-11.0, -19.0], [-11.0, -16.0]
@@ -118,3 +118,44 @@ def test_orpo_is_finite_near_zero_log_prob():
     losses, _, _ = preference_loss(**x, beta=BETA, loss_type="orpo")
     losses.sum().backward()
     assert torch.isfinite(losses).all() and torch.isfinite(x["policy_chosen_logps_mean"].grad).all()
+
+
+@pytest.mark.parametrize("loss_type", SMOOTHED)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_per_pair_confidence_is_per_pair_label_smoothing(loss_type, smoothing):
+    confidence = [0.8, 0.6]
+    losses, cr, rr = preference_loss(**inputs(), beta=BETA, loss_type=loss_type, label_smoothing=smoothing,
+                                     confidence=torch.tensor(confidence))
+    base, base_cr, _ = preference_loss(**inputs(), beta=BETA, loss_type=loss_type, label_smoothing=smoothing)
+    for i, c in enumerate(confidence):
+        eps = smoothing + (1 - c) * (1 - 2 * smoothing)  # two independent label flips; 1 - c at smoothing 0
+        assert losses[i].item() == pytest.approx(expected(loss_type, i, eps=eps)[0], rel=1e-5)
+        assert losses[i].item() != pytest.approx(base[i].item(), rel=1e-3)
+    assert torch.equal(cr, base_cr)  # the rewards do not depend on the labels' confidence
+
+
+@pytest.mark.parametrize("loss_type", LOSS_TYPES)
+def test_confidence_one_is_exactly_no_confidence(loss_type):
+    with_ones, _, _ = preference_loss(**inputs(), beta=BETA, loss_type=loss_type, confidence=torch.ones(2))
+    without, _, _ = preference_loss(**inputs(), beta=BETA, loss_type=loss_type)
+    assert torch.equal(with_ones, without)
+
+
+@pytest.mark.parametrize("loss_type", sorted(set(LOSS_TYPES) - set(SMOOTHED)))
+def test_confidence_below_one_refused_by_types_without_label_noise(loss_type):
+    with pytest.raises(ValueError, match="confidence < 1 need loss"):
+        preference_loss(**inputs(), beta=BETA, loss_type=loss_type, confidence=torch.tensor([1.0, 0.9]))
+
+
+def test_bradley_terry_soft_target():
+    margin = torch.tensor([2.0, -1.0, 0.5], requires_grad=True)
+    confidence = torch.tensor([0.75, 1.0, 0.5])
+    losses = bradley_terry_loss(margin, confidence)
+    for i, (m, c) in enumerate(zip([2.0, -1.0, 0.5], [0.75, 1.0, 0.5])):
+        assert losses[i].item() == pytest.approx(-c * logsig(m) - (1 - c) * logsig(-m), rel=1e-6)
+    losses.sum().backward()
+    # d/dm = sigma(m) - c: the loss is lowest where the model's P(chosen preferred) equals the raters' share
+    assert margin.grad.tolist() == pytest.approx((torch.sigmoid(margin.detach()) - confidence).tolist(), abs=1e-6)
+    hard = bradley_terry_loss(margin.detach())
+    assert torch.equal(hard, bradley_terry_loss(margin.detach(), torch.ones(3)))
+    assert hard[0].item() == pytest.approx(-logsig(2.0), rel=1e-6)
