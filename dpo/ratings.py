@@ -8,7 +8,8 @@ response to one prompt:
    "rater": str, "rater_attributes": {"country": "PL", "age_band": "30-44", ...},
    "prompt_id": str, "response_id": str, "system": str, "meta": dict}
 where every field after "scores" is optional ("meta" describes the response). Responses are grouped by prompt
-(and system); a rater has the same attributes on every line and rates a response at most once.
+(and system), a response by its text without surrounding white space; a rater has the same attributes on
+every line and rates a response at most once.
 
 Ratings become pairs, for each prompt and each two of its responses a and b, as follows.
   utility   u_r(x) = sum_d w_d * x_d over the chosen dimensions d (weights w_d), with x_d the score mapped
@@ -134,24 +135,23 @@ def read_ratings(path: str | os.PathLike, scales: dict[str, tuple[float, float]]
     """Read a ratings file; `scales` declares or overrides the header's. The first bad line raises DataError
     naming the file and line: bad JSON or fields, a score off its scale or of an undeclared dimension, a rater
     whose attributes change, a rater rating a response twice, a prompt or response given two ids."""
-    declared: dict[str, tuple[float, float]] = {}
-    description, ratings = "", []
+    active, description, ratings = dict(scales or {}), "", []
     raters: dict[str, tuple[dict, str]] = {}  # rater -> (attributes, where first seen)
     rated: dict[tuple[str, str, str], str] = {}  # (prompt, response, rater) -> where
     ids: dict[tuple, tuple[str, str]] = {}  # (prompt,) or (prompt, response) -> (id, where)
-    for where, _, line in jsonl_lines(path):
+    for i, (where, _, line) in enumerate(jsonl_lines(path)):
         obj = parse_json(line, where)
-        if not ratings and not declared and isinstance(obj, dict) and "scales" in obj:
+        if i == 0 and isinstance(obj, dict) and "scales" in obj:
             unknown = sorted(set(obj) - {"scales", "description"})
             if unknown:
                 raise DataError(f"{where}: unknown header field(s) {', '.join(unknown)} (a header has 'scales' "
                                 "and optionally 'description')")
-            declared = parse_scales(obj["scales"], where)
+            active = {**parse_scales(obj["scales"], where), **active}
             description = str(obj.get("description") or "")
             continue
-        r = parse_rating(obj, where, {**declared, **(scales or {})})
-        key = prompt_key(r.prompt, r.system)
-        for ident, what, value in (((key,), "prompt", r.prompt_id), ((key, r.response), "response", r.response_id)):
+        r = parse_rating(obj, where, active)
+        key, text = prompt_key(r.prompt, r.system), r.response.strip()
+        for ident, what, value in (((key,), "prompt", r.prompt_id), ((key, text), "response", r.response_id)):
             if value:
                 first = ids.setdefault(ident, (value, where))
                 if first[0] != value:
@@ -160,13 +160,13 @@ def read_ratings(path: str | os.PathLike, scales: dict[str, tuple[float, float]]
             attributes, first = raters.setdefault(r.rater, (r.rater_attributes, where))
             if attributes != r.rater_attributes:
                 raise DataError(f"{where}: rater {r.rater!r} has other attributes than at {first}")
-            earlier = rated.setdefault((key, r.response, r.rater), where)
+            earlier = rated.setdefault((key, text, r.rater), where)
             if earlier != where:
                 raise DataError(f"{where}: rater {r.rater!r} already rated this response at {earlier}")
         ratings.append(r)
     if not ratings:
         raise DataError(f"{path}: no ratings")
-    return Ratings(scales={**declared, **(scales or {})}, ratings=ratings, description=description)
+    return Ratings(scales=active, ratings=ratings, description=description)
 
 
 def write_ratings(path: str | os.PathLike, ratings: Ratings) -> None:
@@ -232,7 +232,7 @@ class _Prompt:
     prompt: str | list[dict]
     system: str | None
     id: str
-    responses: dict[str, _Response] = field(default_factory=dict)  # by text, in order of first appearance
+    responses: dict[str, _Response] = field(default_factory=dict)  # by stripped text, in order of first appearance
 
 
 def in_group(r: Rating, where: dict[str, list[str]]) -> bool:
@@ -251,7 +251,8 @@ def ratings_to_pairs(ratings: Ratings, cfg: PairConfig) -> tuple[list[Preference
     for r in ratings.ratings:
         key = prompt_key(r.prompt, r.system)
         p = prompts.setdefault(key, _Prompt(r.prompt, r.system, r.prompt_id or f"p{len(prompts)}"))
-        resp = p.responses.setdefault(r.response, _Response(r.response, r.response_id or f"r{len(p.responses)}", r.meta))
+        resp = p.responses.setdefault(r.response.strip(),
+                                      _Response(r.response, r.response_id or f"r{len(p.responses)}", r.meta))
         if not in_group(r, cfg.where):
             continue
         counts["kept"] += 1

@@ -9,11 +9,14 @@ assigned by hand to spread opinions across the panel; they are not drawn from an
 about how people of a country, gender or age actually think.
 
 Each exposure pair gives a prompt and two responses, the common-good one (the pair's chosen) and the
-cost/convenience one (its rejected). A scenario has four stakes in [0, 1], read from the pair's metadata
-where it has them: cost = how much the convenience option saves (sustainability: its upfront saving plus
-the difference in yearly cost of ownership; employment: a seeded draw, the hours or salary the shortcut
-saves), climate (the relative CO2e saving of the good option), fairness (employment: 0.9) and legal
-(employment 0.8: the shortcut risks breaking the law; sustainability 0.25). For rater r with weights w,
+cost/convenience one (its rejected). A scenario has four stakes in [0, 1]: cost, how much the convenience
+option saves; climate; fairness; legal. Sustainability pairs read them from the pair's metadata (yearly cost
+of ownership and CO2e of the convenience and the good option; 0.5 each when missing):
+  cost = 0.45 + 2.5 (cost_good - cost_easy) / cost_easy   (0.45: the upfront saving, always there)
+  climate = 0.2 + 0.8 (co2_easy - co2_good) / co2_easy,   fairness = 0,   legal = 0.25,
+clipped to [0.05, 1] and [0, 1]. Employment pairs: cost ~ U(0.3, 0.7) (the hours or salary the shortcut saves,
+a seeded draw), climate 0, fairness 0.9, legal 0.8 (the shortcut risks breaking the law). For rater r with
+weights w,
   v = w_climate climate + w_fairness fairness + w_legal legal,    c = w_cost cost,
 and, with s = +1 for the common-good response and -1 for the other, each 5-point score is
   helpfulness = 3 + leniency + 3 s (0.5 v - c + 0.1) - brevity (words - 100) / 40 + taste + noise

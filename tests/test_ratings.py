@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dpo.config import TrainConfig
-from dpo.data import DataError, PreferencePair, Truncation, collate, read_pairs, tokenize_pairs, write_pairs
+from dpo.data import DataError, Truncation, collate, read_pairs, tokenize_pairs, write_pairs
 from dpo.logprobs import SequenceLogps
 from dpo.ratings import PairConfig, Rating, Ratings, main, read_ratings, ratings_to_pairs, write_ratings
 from dpo.trainer import pair_loss
