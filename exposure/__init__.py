@@ -1,5 +1,6 @@
-"""Exposure strategy: preference pairs and evaluation suites built from EU regulations and a product/hiring catalogue.
+"""Exposure strategy: preference pairs built from EU regulations and a product/hiring catalogue, and their cue audit.
 
-  from exposure.builder import ensure_built, build_scenarios, HELD_OUT
-  paths = ensure_built()            # data/exposure/{train,validation,test}.jsonl + suite_*.jsonl
+  from exposure.builder import ensure_built, BuildConfig
+  paths = ensure_built()            # data/exposure/balanced-p0.2-seed0/{train,validation,test}.jsonl
+  python -m exposure.audit FILE --train TRAIN_FILE
 """

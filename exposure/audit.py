@@ -9,7 +9,7 @@ reports the accuracy of one-rule classifiers that pick, of chosen and rejected, 
   sents     more sentences
   cites     a regulation or article named ("Directive", "Regulation", "(EU) 2023/970", "Article 22", ...)
   nums      more numbers
-  pos       the option listed first in the prompt (meta good_position, or better_position, 1 | 2; n/a without)
+  pos       the option listed first in the prompt (meta chosen_position, good_position or better_position: 1 | 2)
 each as the better of the rule and its reverse, ties counting one half:
   acc = max(s, 1 - s),  s = mean_pairs [f(chosen) > f(rejected)] + 0.5 [f(chosen) = f(rejected)],
 so 0.50 is no cue and 1.00 a perfect one. Then a pairwise bag-of-words logistic regression
@@ -187,7 +187,7 @@ def audit(pairs: Sequence[PreferencePair | dict], train_pairs: Sequence[Preferen
         for rule in RULES[:-1]:
             s = rule_score([feats[i][0][rule] for i in idx], [feats[i][1][rule] for i in idx])
             g[rule], d[rule] = max(s, 1 - s), "more" if s >= 0.5 else "fewer"
-        pos = [rows[i][2].get("good_position", rows[i][2].get("better_position")) for i in idx]
+        pos = [rows[i][2].get("chosen_position", rows[i][2].get("good_position", rows[i][2].get("better_position"))) for i in idx]
         pos = [p for p in pos if p in (1, 2)]
         if pos:
             s = sum(1 for p in pos if p == 1) / len(pos)

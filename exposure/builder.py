@@ -1,11 +1,20 @@
-"""Deterministic builder of the exposure data: preference pairs (train/validation/test) and evaluation suites.
+"""Deterministic builder of the exposure preference pairs (train/validation/test), with a cue audit in its manifest.
 
-  python -m exposure.builder [--out DIR] [--seed N] [--stats]
+  python -m exposure.builder [--out DIR] [--seed N] [--citations balanced|none] [--proportionality F] [--stats]
 
-A Scenario is one advisory situation (a consumer choosing a product, a manager deciding on people or pay) with
-its prompt, the common-good answer (chosen) and the cost/convenience answer (rejected). Splits are disjoint by
-prompt template and by entity (products, routes, people), and held-out domains appear in test only
-(exposure.splits). Hiring scenarios balance the better candidate's gender and list position exactly.
+A Scenario is one advisory situation (a consumer choosing a product, a manager deciding on people or pay) with its
+prompt and two answers written as equals (exposure.frames): in a standard pair the chosen answer argues for the
+common-good option and the rejected one for the convenient option; in a proportionality pair (a share F of every
+split, exposure.proportionality) the chosen answer is the pragmatic one and the rejected one over-applies a rule.
+Citations (--citations balanced) name the obligation that governs the decision on both sides of a pair or on
+neither (3 pairs in 5 cite, cycling per category): the chosen side reads it correctly, the rejected side argues
+it does not bind this decision or reads it wrongly, so a citation is never what tells them apart;
+--citations none names no regulation anywhere.
+Token lengths (SmolLM2) are matched per pair within exposure.frames.MAX_RATIO, the longer side alternating.
+
+Splits are disjoint by prompt template and by entity (products, routes, people), and held-out domains appear in
+test only (exposure.splits). Hiring scenarios balance the subject's gender and the listed position of the option
+the chosen answer recommends. Output: data/exposure/<setting>/ (BuildConfig.name), so settings coexist.
 """
 from __future__ import annotations
 
@@ -14,25 +23,36 @@ import hashlib
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from dpo.data import write_jsonl
 from dpo.files import write_text
+from dpo.models import SMOLLM2
 
 from . import answers as A
+from . import proportionality as P
 from . import templates as T
+from .audit import audit, format_table, token_counter
 from .corpus import ROOT, Catalogue, Regulation, load_catalogue, load_regulations
-from .splits import HELD_OUT, SPLITS, Pools, default_context, make_pools
-from .suites import build_suites
+from .frames import Argument, PartTokens, render_pair
+from .splits import HELD_OUT, PROPORTIONALITY_TASKS, SPLITS, Pools, default_context, make_pools
 
 __all__ = ["Scenario", "BuildConfig", "HELD_OUT", "build_scenarios", "ensure_built", "load_corpus"]
 
-DEFAULT_OUT = ROOT / "data" / "exposure"
-FORMAT_VERSION = 1
+DEFAULT_ROOT = ROOT / "data" / "exposure"
+FORMAT_VERSION = 2
 GENDERS = ("female", "male")
 PAIR_FILES = ("train", "validation", "test")
-SUITE_FILES = ("suite_compliance", "suite_fact", "suite_bias", "suite_rigidity", "suite_open")
+CITATIONS = ("balanced", "none")
+# balanced citations: whether a pair cites (both sides) or not (neither), cycled per (kind, category)
+CITE_PATTERN = (True, False, True, False, True)
+PROPORTIONALITY_WEIGHTS = {
+    "sustainability": {"hard_budget": 3, "early_replacement": 2, "green_twin": 2, "deadline_trip": 1, "plain": 3},
+    "employment": {"small_firm_report": 2, "board_sme": 1, "equal_candidates": 2, "bonus_pro_rata": 1, "pay_experience": 1,
+                   "fixed_term_cover": 1, "plain": 3},
+}
 
 
 @dataclass
@@ -40,8 +60,8 @@ class Scenario:
     id: str
     split: str
     domain: str          # "sustainability" | "employment"
-    category: str        # product category, or employment task
-    regulation_id: str   # the regulation the chosen answer cites
+    category: str        # product category, employment task, or plain-question topic
+    regulation_id: str   # the regulation governing the decision
     template_id: str
     persona: str
     prompt: str
@@ -62,13 +82,26 @@ class BuildConfig:
     n_train: int = 6000
     n_validation: int = 400
     n_test: int = 600
-    n_compliance: int = 240
-    n_bias_pairs: int = 100
-    n_rigidity: int = 120
-    n_open: int = 60
+    citations: str = "balanced"   # "balanced" | "none"
+    proportionality: float = 0.2  # share of proportionality pairs in every split
+
+    def __post_init__(self) -> None:
+        if self.citations not in CITATIONS:
+            raise ValueError(f"citations must be one of {CITATIONS}, got {self.citations!r}")
+        if not 0.0 <= self.proportionality <= 1.0:
+            raise ValueError(f"proportionality must be in [0, 1], got {self.proportionality}")
+        if min(self.n_train, self.n_validation, self.n_test) < 1:
+            raise ValueError("every split needs at least one pair")
 
     def size(self, split: str) -> int:
         return {"train": self.n_train, "validation": self.n_validation, "test": self.n_test}[split]
+
+    @property
+    def name(self) -> str:
+        """Folder name of this setting: 'balanced-p0.2-seed0', plus the sizes when they are not the defaults."""
+        sizes = (self.n_train, self.n_validation, self.n_test)
+        extra = "" if sizes == (6000, 400, 600) else "-n" + "-".join(map(str, sizes))
+        return f"{self.citations}-p{self.proportionality:g}-seed{self.seed}{extra}"
 
 
 @dataclass(frozen=True)
@@ -87,144 +120,250 @@ def budget_for(rng: random.Random, price: float) -> int:
     return int(-(-price * rng.uniform(1.0, 1.3) // step) * step)
 
 
-# ----------------------------------------------------------------------------- one scenario
+def person(rng: random.Random, cat: Catalogue, pools: Pools, gender: str, avoid: A.Person | None = None) -> A.Person:
+    """A person of the split's names; with `avoid`, one sharing neither first name nor surname with it."""
+    names = cat.female_names if gender == "female" else cat.male_names
+    while True:
+        p = A.Person(names[rng.choice(pools.people)], rng.choice(pools.surnames), gender)
+        if avoid is None or (p.first != avoid.first and p.surname != avoid.surname):
+            return p
 
-def sustainability_case(rng: random.Random, corpus: Corpus, pools: Pools, counts: Counter) -> tuple[A.Case, dict]:
+
+@dataclass
+class Draft:
+    """A case with what its prompt needs: template list and usable indices, personas, template id prefix."""
+    case: A.Case
+    domain: str
+    templates: list[str]
+    indices: list[int]
+    personas: list[str]           # the persona list (meta persona_id indexes it)
+    prefix: str
+
+    def persona_choices(self) -> list[str]:
+        """The personas that fit the case's role, if it has one."""
+        return T.personas_for(self.personas, self.case.meta.get("role", ""))
+
+
+# ----------------------------------------------------------------------------- standard cases
+
+def sustainability_draft(rng: random.Random, corpus: Corpus, pools: Pools, counts: Counter) -> Draft:
     cat = corpus.cat
     category = cat.categories[rng.choice(sorted(pools.pairs))]
     a, b = rng.choice(pools.pairs[category.id])
     if category.kind == "trip":
-        case, ctx_sentence, budget = A.trip_case(rng, cat, corpus.regs, category, a, b), "", ""
+        case, ctx_sentence, budget = A.trip_case(rng, category, a, b), "", ""
     else:
         ctx = A.context_for(rng, cat, category, b)
-        if not A.better_durable(cat, a, b, ctx):
+        if not (A.better_durable(cat, a, b, ctx) and A.applicable_rules(cat, category, a, b, ctx)):
             ctx = default_context(cat, category, b)
-        case = A.durable_case(rng, cat, corpus.regs, category, a, b, ctx)
+        case = A.durable_case(rng, cat, category, a, b, ctx)
         ctx_sentence, budget = ctx.sentence, rng.choice(T.BUDGETS).format(budget=A.money(budget_for(rng, b.price)))
-    good_first = counts[category.id] % 2 == 0  # alternates within each category: position is no cue
+    good_first = counts[("standard", category.id)] % 2 == 0
     oa, ob = A.describe(rng, cat, a), A.describe(rng, cat, b)
     case.fields = {"noun": category.noun, "verb": category.verb, "o1": ob if good_first else oa, "o2": oa if good_first else ob,
                    "budget": budget, "context": ctx_sentence, "constraint": rng.choice(T.SOFT_CONSTRAINTS)}
-    case.meta["good_position"] = 1 if good_first else 2
-    return case, {"template_list": T.SUSTAINABILITY_TEMPLATES, "templates": pools.sustainability_templates,
-                  "personas": T.CONSUMERS, "template_prefix": "sustainability"}
+    case.meta["chosen_position"] = 1 if good_first else 2
+    return Draft(case, "sustainability", T.SUSTAINABILITY_TEMPLATES, pools.sustainability_templates, T.CONSUMERS, "sustainability")
 
 
-def person(rng: random.Random, cat: Catalogue, pools: Pools, gender: str, avoid: set[str] = frozenset()) -> A.Person:
-    names = cat.female_names if gender == "female" else cat.male_names
-    while True:
-        p = A.Person(names[rng.choice(pools.people)], rng.choice(pools.surnames), gender)
-        if p.first not in avoid:
-            return p
-
-
-def employment_case(rng: random.Random, corpus: Corpus, pools: Pools, counts: Counter) -> tuple[A.Case, dict]:
-    cat, regs, practices = corpus.cat, corpus.regs, corpus.cat.practices
+def employment_draft(rng: random.Random, corpus: Corpus, pools: Pools, counts: Counter) -> Draft:
+    cat = corpus.cat
     tasks = [t for t in pools.tasks if pools.employment_templates[t]]
     task = rng.choices(tasks, weights=[pools.tasks[t] for t in tasks])[0]
     role = rng.choice(pools.roles)
-    i = counts[task]  # balanced attributes cycle with the number of accepted scenarios of this task
+    i = counts[("standard", task)]  # balanced attributes cycle with the number of accepted scenarios of this task
     subject = person(rng, cat, pools, GENDERS[i % 2])
     if task == "shortlist":
-        worse = person(rng, cat, pools, rng.choice(GENDERS), {subject.first})
-        case = A.shortlist_case(rng, regs, role, subject, worse, (i // 2) % 2 == 0, SHORTLIST_RULES, practices)
+        worse = person(rng, cat, pools, rng.choice(GENDERS), subject)
+        case = A.shortlist_case(rng, role, subject, worse, (i // 2) % 2 == 0)
     elif task == "pay_offer":
-        case = A.pay_offer_case(rng, regs, role, subject, PAY_OFFER_RULES, practices)
+        case = A.pay_offer_case(rng, role, subject)
     elif task == "job_advert":
-        case = A.job_advert_case(rng, regs, role, JOB_ADVERT_RULES, practices)
+        case = A.job_advert_case(rng, role)
     elif task == "ai_screening":
-        case = A.ai_screening_case(rng, regs, role, AI_RULES, practices)
+        case = A.ai_screening_case(rng, role)
     elif task == "leave_request":
-        case = A.leave_case(rng, regs, role, subject, practices)
+        case = A.leave_case(rng, role, subject)
     elif task == "part_time":
-        case = A.part_time_case(rng, regs, role, subject, practices)
+        case = A.part_time_case(rng, role, subject)
     elif task == "accommodation":
-        other = person(rng, cat, pools, rng.choice(GENDERS), {subject.first})
-        case = A.accommodation_case(rng, regs, role, subject, other, practices)
+        other = person(rng, cat, pools, rng.choice(GENDERS), subject)
+        case = A.accommodation_case(rng, role, subject, other)
     elif task == "pay_report":
-        case = A.pay_report_case(rng, regs, role, practices)
+        case = A.pay_report_case(rng, role)
     elif task == "board":
-        case = A.board_case(rng, regs, ("women", "men")[i % 2], practices)
+        case = A.board_case(rng, ("women", "men")[i % 2])
     elif task == "fixed_term":
-        case = A.fixed_term_case(rng, regs, role, subject)
+        case = A.fixed_term_case(rng, role, subject)
     else:
-        case = A.platform_case(rng, regs)
-    return case, {"template_list": T.EMPLOYMENT_TEMPLATES[task], "templates": pools.employment_templates[task],
-                  "personas": T.TASK_PERSONAS.get(task, T.MANAGERS), "template_prefix": f"employment:{task}"}
+        case = A.platform_case(rng)
+    return Draft(case, "employment", T.EMPLOYMENT_TEMPLATES[task], pools.employment_templates[task],
+                 T.TASK_PERSONAS.get(task, T.MANAGERS), f"employment:{task}")
 
 
-SHORTLIST_RULES = [("equal-treatment-2006-54", "access"), ("employment-equality-2000-78", "grounds"),
-                   ("race-equality-2000-43", "scope"), ("equal-treatment-2006-54", "burden-of-proof")]
-PAY_OFFER_RULES = [("pay-transparency-2023-970", "pay-history"), ("equal-treatment-2006-54", "equal-pay"),
-                   ("pay-transparency-2023-970", "criteria"), ("pay-transparency-2023-970", "equal-value")]
-JOB_ADVERT_RULES = [("pay-transparency-2023-970", "pay-range"), ("pay-transparency-2023-970", "pay-history")]
-AI_RULES = [("ai-act-2024-1689", "recruitment-high-risk"), ("ai-act-2024-1689", "human-oversight"),
-            ("ai-act-2024-1689", "inform-workers"), ("gdpr-2016-679", "art22")]
+# ----------------------------------------------------------------------------- proportionality cases
+
+def proportionality_draft(rng: random.Random, corpus: Corpus, pools: Pools, domain: str, counts: Counter) -> Draft | None:
+    cat = corpus.cat
+    types = {t: w for t, w in PROPORTIONALITY_WEIGHTS[domain].items()
+             if t == "plain" or (pools.proportionality_templates[t] and PROPORTIONALITY_TASKS.get(t, "") in ("", *pools.tasks))}
+    kind = rng.choices(sorted(types), weights=[types[t] for t in sorted(types)])[0]
+    if kind == "plain":
+        topics = sorted(k for k, t in P.TOPICS.items() if t.domain == domain and pools.plain_templates[k])
+        topic = rng.choice(topics)
+        case = P.plain_case(rng, topic)
+        appliance = cat.categories[rng.choice([c for c in P.APPLIANCES if c in cat.categories])]
+        case.fields = {"noun": appliance.noun}
+        return Draft(case, domain, T.PLAIN_TEMPLATES[topic], pools.plain_templates[topic],
+                     T.CONSUMERS if domain == "sustainability" else T.MANAGERS, f"plain:{topic}")
+    i = counts[("proportionality", kind)]
+    if kind in ("hard_budget", "early_replacement", "green_twin"):
+        durable = sorted(c for c in pools.pairs if cat.categories[c].kind == "durable")
+        if kind == "early_replacement":
+            durable = [c for c in durable if c in (*P.APPLIANCES, "laptop", "smartphone", "clothing", "furniture")]
+        category = cat.categories[rng.choice(durable)]
+        a, b = rng.choice(pools.pairs[category.id])
+        ctx = A.context_for(rng, cat, category, b)
+        if kind == "hard_budget":
+            case = P.hard_budget_case(rng, cat, category, a, b, ctx)
+            oa, ob = A.describe(rng, cat, a), A.describe(rng, cat, b)
+            first = i % 2 == 0  # the option the chosen answer recommends (a) is listed first in half of them
+            case.fields.update(o1=oa if first else ob, o2=ob if first else oa, reason=rng.choice(T.BUDGET_REASONS))
+            case.meta["chosen_position"] = 1 if first else 2
+        elif kind == "early_replacement":
+            case = P.early_replacement_case(rng, cat, category, a, b, ctx)
+            if case is None:
+                return None
+        else:
+            case = P.green_twin_case(rng, cat, category, a)
+    elif kind == "deadline_trip":
+        category = cat.categories[rng.choice(sorted(c for c in pools.pairs if cat.categories[c].kind == "trip"))]
+        flight, train = rng.choice(pools.pairs[category.id])
+        case = P.deadline_trip_case(rng, category, flight, train)
+    elif kind == "small_firm_report":
+        case = P.small_firm_report_case(rng)
+    elif kind == "board_sme":
+        case = P.board_sme_case(rng)
+    else:
+        role = rng.choice(pools.roles)
+        subject = person(rng, cat, pools, GENDERS[i % 2])
+        if kind == "equal_candidates":
+            other = person(rng, cat, pools, rng.choice(GENDERS), subject)
+            case = P.equal_candidates_case(rng, role, subject, other, (i // 2) % 2 == 0)
+        elif kind == "bonus_pro_rata":
+            case = P.bonus_pro_rata_case(rng, role, subject)
+        elif kind == "pay_experience":
+            case = P.pay_experience_case(rng, role, subject)
+        else:
+            absent = person(rng, cat, pools, rng.choice(GENDERS), subject)
+            case = P.fixed_term_cover_case(rng, role, subject, absent)
+    personas = (T.CONSUMERS if domain == "sustainability" else
+                T.TASK_PERSONAS["small_firm"] if kind in ("small_firm_report", "board_sme") else T.MANAGERS)
+    return Draft(case, domain, T.PROPORTIONALITY_TEMPLATES[kind], pools.proportionality_templates[kind], personas,
+                 f"proportionality:{kind}")
 
 
-def scenario(rng: random.Random, corpus: Corpus, pools: Pools, domain: str, counts: Counter, sid: str) -> Scenario:
-    case, how = (sustainability_case(rng, corpus, pools, counts) if domain == "sustainability"
-                 else employment_case(rng, corpus, pools, counts))
-    t = rng.choice(how["templates"])
-    persona = rng.choice(how["personas"])
-    prompt = A.tidy(how["template_list"][t].format(persona=persona, **case.fields))
+# ----------------------------------------------------------------------------- one scenario
+
+def scenario(rng: random.Random, corpus: Corpus, pools: Pools, domain: str, kind: str, counts: Counter, sid: str,
+             config: BuildConfig, count_tokens: PartTokens) -> Scenario | None:
+    """One scenario, or None when the drawn case cannot be written as a length-matched pair."""
+    draft = (proportionality_draft(rng, corpus, pools, domain, counts) if kind == "proportionality" else
+             sustainability_draft(rng, corpus, pools, counts) if domain == "sustainability" else
+             employment_draft(rng, corpus, pools, counts))
+    if draft is None:
+        return None
+    case = draft.case
+    t = rng.choice(draft.indices)
+    persona = rng.choice(draft.persona_choices())
+    prompt = A.tidy(draft.templates[t].format(persona=persona, **case.fields))
+    preferred = case.meta.pop("preferred", "good")
+    if preferred == "good":
+        arg = Argument(case.good, case.easy, case.weighs, case.readings)
+    else:
+        arg = Argument(case.easy, case.good, [(e, g) for g, e in case.weighs], [(e, g) for g, e in case.readings])
+    cites = config.citations == "balanced" and CITE_PATTERN[counts[(kind, case.category)] % len(CITE_PATTERN)]
+    texts = render_pair(rng, arg, cite=corpus.regs[case.rule[0]].citation if cites else None,
+                        chosen_longer=counts[("longer", kind, draft.domain)] % 2 == 0, count_tokens=count_tokens)
+    if texts is None:
+        return None
     role = case.meta.get("role", "")
-    held_out = HELD_OUT.covers(category=case.task, role=role, task=case.task, regulation=case.rule[0])
-    meta = {"task": case.task, "rule": f"{case.rule[0]}/{case.rule[1]}", "entities": case.entities, "held_out": held_out,
-            "persona_id": how["personas"].index(persona), **case.meta}
-    return Scenario(sid, pools.split, domain, case.task, case.rule[0], f"{how['template_prefix']}:{t}", persona, prompt,
-                    A.tidy(case.chosen), A.tidy(case.rejected), meta)
+    task = PROPORTIONALITY_TASKS.get(case.meta.get("case", ""), case.category)
+    held_out = HELD_OUT.covers(category=case.category, role=role, task=task, regulation=case.rule[0])
+    meta = {"kind": kind, "rule": f"{case.rule[0]}/{case.rule[1]}", "good": case.good.option, "easy": case.easy.option,
+            "preferred": preferred, "citations": {"chosen": cites, "rejected": cites}, "entities": case.entities,
+            "held_out": held_out, "persona_id": draft.personas.index(persona), **case.meta}
+    return Scenario(sid, pools.split, draft.domain, case.category, case.rule[0], f"{draft.prefix}:{t}", persona, prompt,
+                    texts[0], texts[1], meta)
 
 
 # ----------------------------------------------------------------------------- all scenarios
 
-def split_scenarios(corpus: Corpus, split: str, n: int, seed: int) -> list[Scenario]:
+def is_proportionality(i: int, share: float) -> bool:
+    """Spread the share evenly: pair i is a proportionality pair when floor((i + 1) share) > floor(i share)."""
+    return int((i + 1) * share + 1e-9) > int(i * share + 1e-9)
+
+
+def split_scenarios(corpus: Corpus, split: str, config: BuildConfig, count_tokens: PartTokens,
+                    dropped: Counter | None = None) -> list[Scenario]:
     """n scenarios with distinct prompts, alternating domains; raises if the split cannot supply n."""
+    n = config.size(split)
     pools = make_pools(corpus.cat, split)
-    rng = random.Random(f"exposure/{seed}/{split}")
+    rng = random.Random(f"exposure/{config.seed}/{split}")
     out: list[Scenario] = []
     seen: set[str] = set()
     counts: Counter = Counter()
-    for _ in range(20 * n):
+    for _ in range(30 * n):
         if len(out) == n:
             break
         domain = ("sustainability", "employment")[len(out) % 2]
-        sc = scenario(rng, corpus, pools, domain, counts, f"{split}-{len(out):05d}")
-        if sc.prompt in seen:
+        kind = "proportionality" if is_proportionality(len(out), config.proportionality) else "standard"
+        sc = scenario(rng, corpus, pools, domain, kind, counts, f"{split}-{len(out):05d}", config, count_tokens)
+        if sc is None or sc.prompt in seen:
+            if dropped is not None:
+                dropped[f"{split}/{kind}"] += sc is None
             continue
         seen.add(sc.prompt)
-        counts[sc.category] += 1
+        counts[(kind, sc.category)] += 1
+        counts[("longer", kind, domain)] += 1
+        counts[(kind, sc.meta.get("case", ""))] += 1
         out.append(sc)
     if len(out) < n:
         raise RuntimeError(f"split '{split}' yields only {len(out)} distinct prompts, {n} requested")
     return out
 
 
-def build_scenarios(seed: int = 0, config: BuildConfig | None = None, corpus: Corpus | None = None) -> list[Scenario]:
-    """Every split's scenarios (train, then validation, then test); same seed -> same scenarios."""
+def build_scenarios(seed: int = 0, config: BuildConfig | None = None, corpus: Corpus | None = None,
+                    count_tokens: Callable[[str], int] | None = None, dropped: Counter | None = None) -> list[Scenario]:
+    """Every split's scenarios (train, then validation, then test); same config -> same scenarios."""
     config = config or BuildConfig(seed=seed)
     corpus = corpus or load_corpus()
-    return [sc for split in SPLITS for sc in split_scenarios(corpus, split, config.size(split), seed)]
+    parts = PartTokens(count_tokens or token_counter())
+    return [sc for split in SPLITS for sc in split_scenarios(corpus, split, config, parts, dropped)]
 
 
 # ----------------------------------------------------------------------------- files
 
 def fingerprint(config: BuildConfig) -> str:
-    """Hash of the inputs: data files, this package's sources, the config and the format version."""
-    h = hashlib.sha256(f"v{FORMAT_VERSION}|{config}".encode())
+    """Hash of the inputs: data files, this package's sources, the tokenizer's model, the config and the format."""
+    h = hashlib.sha256(f"v{FORMAT_VERSION}|{config}|{SMOLLM2.sha256}".encode())
     for path in sorted([*(ROOT / "exposure").glob("*.py"), ROOT / "data" / "regulations.json", ROOT / "data" / "catalogue.json"]):
         h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()
 
 
-def ensure_built(out_dir: str | Path = DEFAULT_OUT, seed: int = 0, config: BuildConfig | None = None) -> dict[str, Path]:
-    """Build the pair files and suites into out_dir unless an up-to-date build is there; returns name -> path
-    for train, validation, test and suite_{compliance,fact,bias,rigidity,open}."""
+def out_dir_for(config: BuildConfig, out_dir: str | Path | None = None) -> Path:
+    return Path(out_dir) if out_dir else DEFAULT_ROOT / config.name
+
+
+def ensure_built(out_dir: str | Path | None = None, seed: int = 0, config: BuildConfig | None = None) -> dict[str, Path]:
+    """Build the pair files into out_dir (default data/exposure/<config.name>) unless an up-to-date build is there;
+    returns {"train", "validation", "test"} -> path. The manifest holds counts and the cue audit of validation and test."""
     config = config or BuildConfig(seed=seed)
     if config.seed != seed:
         raise ValueError(f"seed={seed} disagrees with config.seed={config.seed}")
-    out = Path(out_dir)
-    paths = {name: out / f"{name}.jsonl" for name in PAIR_FILES + SUITE_FILES}
+    out = out_dir_for(config, out_dir)
+    paths = {name: out / f"{name}.jsonl" for name in PAIR_FILES}
     manifest = out / "manifest.json"
     key = fingerprint(config)
     if manifest.is_file() and all(p.is_file() for p in paths.values()):
@@ -233,63 +372,72 @@ def ensure_built(out_dir: str | Path = DEFAULT_OUT, seed: int = 0, config: Build
                 return paths
         except json.JSONDecodeError:
             pass
-    corpus = load_corpus()
-    scenarios = build_scenarios(seed, config, corpus)
+    count_tokens = token_counter()
+    dropped: Counter = Counter()
+    scenarios = build_scenarios(config.seed, config, load_corpus(), count_tokens, dropped)
+    rows = {split: [sc.to_pair() for sc in scenarios if sc.split == split] for split in PAIR_FILES}
     for split in PAIR_FILES:
-        write_jsonl(paths[split], (sc.to_pair() for sc in scenarios if sc.split == split))
-    suites = build_suites(corpus, [sc for sc in scenarios if sc.split == "test"], config)
-    for kind, items in suites.items():
-        write_jsonl(paths[f"suite_{kind}"], items)
-    counts = {name: sum(1 for sc in scenarios if sc.split == name) for name in PAIR_FILES}
-    counts.update({f"suite_{k}": len(v) for k, v in suites.items()})
-    write_text(manifest, json.dumps({"fingerprint": key, "seed": seed, "format_version": FORMAT_VERSION, "counts": counts}, indent=1))
+        write_jsonl(paths[split], rows[split])
+    audits = {split: audit(rows[split], rows["train"], count_tokens=count_tokens, split=split) for split in ("validation", "test")}
+    write_text(manifest, json.dumps({
+        "fingerprint": key, "config": asdict(config), "format_version": FORMAT_VERSION,
+        "counts": {split: Counter(r["meta"]["kind"] for r in rows[split]) | {"total": len(rows[split])} for split in PAIR_FILES},
+        "dropped_unmatched": dict(sorted(dropped.items())),
+        "audit_table": {split: format_table(a).splitlines() for split, a in audits.items()},
+        "audit": audits}, indent=1))
     return paths
 
 
 # ----------------------------------------------------------------------------- statistics
 
-def stats(scenarios: list[Scenario], suites: dict[str, list[dict]]) -> str:
+def stats(scenarios: list[Scenario]) -> str:
     lines = []
+
     def table(title: str, counter: Counter) -> None:
         lines.append(title)
-        lines.extend(f"  {k:<48} {v}" for k, v in sorted(counter.items()))
-    table("pairs per split/domain:", Counter(f"{s.split}/{s.domain}" for s in scenarios))
-    table("pairs per category/task (all splits):", Counter(f"{s.category} [{s.split}]" for s in scenarios))
-    table("pairs per regulation cited:", Counter(f"{s.regulation_id} [{s.split}]" for s in scenarios))
+        lines.extend(f"  {k:<56} {v}" for k, v in sorted(counter.items()))
+    table("pairs per split/domain/kind:", Counter(f"{s.split}/{s.domain}/{s.meta['kind']}" for s in scenarios))
+    table("pairs per category (all splits):", Counter(f"{s.category} [{s.split}]" for s in scenarios))
+    table("proportionality pairs per case type:", Counter(f"{s.meta['case']} [{s.split}]" for s in scenarios if "case" in s.meta))
+    table("pairs per governing regulation:", Counter(f"{s.regulation_id} [{s.split}]" for s in scenarios))
     table("held-out pairs per split:", Counter(s.split for s in scenarios if s.meta["held_out"]))
+    table("citations (chosen, rejected):", Counter(f"{s.split}/{s.meta['citations']['chosen']:d}{s.meta['citations']['rejected']:d}"
+                                                   for s in scenarios))
     table("shortlist: better candidate's gender:", Counter(f"{s.split}/{s.meta['better_gender']}" for s in scenarios if "better_gender" in s.meta))
-    table("shortlist: better candidate's position:", Counter(f"{s.split}/{s.meta['better_position']}" for s in scenarios if "better_position" in s.meta))
-    table("subject's gender (pay, leave, part-time, accommodation, fixed-term):", Counter(f"{s.split}/{s.meta['subject_gender']}" for s in scenarios if "subject_gender" in s.meta))
-    table("products: common-good option's position:", Counter(f"{s.split}/{s.meta['good_position']}" for s in scenarios if "good_position" in s.meta))
-    lines.append("mean words (chosen / rejected), mean characters (chosen / rejected):")
+    table("subject's gender (pay, leave, part-time, accommodation, fixed-term, tie-breaks):",
+          Counter(f"{s.split}/{s.meta['subject_gender']}" for s in scenarios if "subject_gender" in s.meta))
+    table("listed position of the option chosen recommends:",
+          Counter(f"{s.split}/{s.meta['chosen_position']}" for s in scenarios if "chosen_position" in s.meta))
+    lines.append("mean words (chosen / rejected):")
     for split in SPLITS:
         for domain in ("sustainability", "employment"):
             sel = [s for s in scenarios if s.split == split and s.domain == domain]
             if sel:
-                mean = lambda f: sum(map(f, sel)) / len(sel)  # noqa: E731
-                lines.append(f"  {split + '/' + domain:<28} words {mean(lambda s: A.words(s.chosen)):6.1f} / "
-                             f"{mean(lambda s: A.words(s.rejected)):6.1f}   chars {mean(lambda s: len(s.chosen)):6.0f} / "
-                             f"{mean(lambda s: len(s.rejected)):6.0f}")
+                lines.append(f"  {split + '/' + domain:<28} {sum(A.words(s.chosen) for s in sel) / len(sel):6.1f} / "
+                             f"{sum(A.words(s.rejected) for s in sel) / len(sel):6.1f}")
     lines.append("distinct prompts per split: " + ", ".join(
         f"{sp}={len({s.prompt for s in scenarios if s.split == sp})}" for sp in SPLITS))
-    table("suite items (held-out in brackets):", Counter({
-        f"{k}": f"{len(v)} ({sum(1 for it in v if it.get('held_out'))})" for k, v in suites.items()}))
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default data/exposure)")
+    ap.add_argument("--out", help="output folder (default data/exposure/<setting>)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--stats", action="store_true", help="print counts per split, domain, category, regulation, gender balance and lengths")
+    ap.add_argument("--citations", choices=CITATIONS, default="balanced", help="balanced: both sides cite equally often; none: no side names a regulation")
+    ap.add_argument("--proportionality", type=float, default=BuildConfig.proportionality,
+                    help="share of pairs whose chosen answer is the pragmatic one (default %(default)s)")
+    ap.add_argument("--stats", action="store_true", help="print counts, balance, lengths and the cue audit of validation and test")
     args = ap.parse_args(argv)
-    paths = ensure_built(args.out, args.seed)
-    print(f"built {len(paths)} files in {args.out}")
+    config = BuildConfig(seed=args.seed, citations=args.citations, proportionality=args.proportionality)
+    paths = ensure_built(args.out, args.seed, config)
+    out = paths["train"].parent
+    print(f"built {len(paths)} pair files in {out}")
     if args.stats:
-        config = BuildConfig(seed=args.seed)
-        corpus = load_corpus()
-        scenarios = build_scenarios(args.seed, config, corpus)
-        print(stats(scenarios, build_suites(corpus, [s for s in scenarios if s.split == "test"], config)))
+        print(stats(build_scenarios(args.seed, config)))
+        for split, table in json.loads((out / "manifest.json").read_text())["audit_table"].items():
+            print(f"\ncue audit of {split} (regression trained on train):")
+            print("\n".join(table))
 
 
 if __name__ == "__main__":

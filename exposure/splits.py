@@ -6,14 +6,15 @@ Splits are fixed by position, not by the seed, so every seed shares the same spl
   products:  within a category, sorted by price, rank r goes to ENTITY_PATTERN[r % 8] (each split gets cheap and
              dear products); travel routes by their order of appearance; people by their index in the paired
              name lists (a woman's and a man's name of the same index share a split, for counterfactuals);
-  held out:  HELD_OUT categories, roles, tasks and regulations appear in test only.
+  held out:  HELD_OUT categories, roles, tasks and regulations appear in test only (proportionality case types
+             and plain-question topics follow the category, task or regulation they are about).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from . import templates as T
-from .answers import Context, better_durable, better_trip
+from .answers import Context, applicable_rules, better_durable, better_trip
 from .corpus import Catalogue, Category, Product, Role
 
 SPLITS = ("train", "validation", "test")
@@ -37,6 +38,10 @@ HELD_OUT = HeldOut(
     tasks=frozenset({"fixed_term", "platform"}),
     regulations=frozenset({"tyre-labelling-2020-740", "ecolabel-2010-66", "fixed-term-work-1999-70", "platform-work-2024-2831"}),
 )
+
+# proportionality case types about an employment task (a held-out task's case type is test only)
+PROPORTIONALITY_TASKS = {"small_firm_report": "pay_report", "board_sme": "board", "equal_candidates": "shortlist",
+                         "bonus_pro_rata": "part_time", "pay_experience": "pay_offer", "fixed_term_cover": "fixed_term"}
 
 # employment tasks -> sampling weight (held-out tasks are sampled in test only)
 TASK_WEIGHTS = {"shortlist": 6, "pay_offer": 3, "job_advert": 2, "ai_screening": 2, "leave_request": 2, "part_time": 2,
@@ -66,6 +71,12 @@ class Pools:
     tasks: dict[str, int]                             # task -> weight
     sustainability_templates: list[int]
     employment_templates: dict[str, list[int]]
+    proportionality_templates: dict[str, list[int]]   # case type -> template indices
+    plain_templates: dict[str, list[int]]             # plain-question topic -> template indices
+
+
+def split_indices(n: int, split: str) -> list[int]:
+    return [i for i in range(n) if template_split(i, n) == split]
 
 
 def product_split(category: Category) -> dict[str, str]:
@@ -88,7 +99,8 @@ def category_pairs(cat: Catalogue, category: Category, products: list[Product]) 
         return [(g["flight"], g["train"]) for g in by_group.values()
                 if "flight" in g and "train" in g and better_trip(g["flight"], g["train"])]
     return [(a, b) for a in products for b in products
-            if a.id != b.id and better_durable(cat, a, b, default_context(cat, category, b))]
+            if a.id != b.id and better_durable(cat, a, b, default_context(cat, category, b))
+            and applicable_rules(cat, category, a, b, default_context(cat, category, b))]
 
 
 def make_pools(cat: Catalogue, split: str) -> Pools:
@@ -106,11 +118,13 @@ def make_pools(cat: Catalogue, split: str) -> Pools:
     roles = [r for r in cat.roles.values() if split == "test" or r.id not in HELD_OUT.roles]
     tasks = {t: w for t, w in TASK_WEIGHTS.items() if split == "test" or t not in HELD_OUT.tasks}
     n_sust = len(T.SUSTAINABILITY_TEMPLATES)
-    emp = {}
+    emp: dict[str, list[int]] = {}
     for task, temps in T.EMPLOYMENT_TEMPLATES.items():
         if task in HELD_OUT.tasks:
             emp[task] = list(range(len(temps))) if split == "test" else []
         else:
-            emp[task] = [i for i in range(len(temps)) if template_split(i, len(temps)) == split]
-    return Pools(split, pairs, people, surnames, roles, tasks,
-                 [i for i in range(n_sust) if template_split(i, n_sust) == split], emp)
+            emp[task] = split_indices(len(temps), split)
+    prop = {case: (list(range(len(temps))) if split == "test" else []) if PROPORTIONALITY_TASKS.get(case) in HELD_OUT.tasks
+            else split_indices(len(temps), split) for case, temps in T.PROPORTIONALITY_TEMPLATES.items()}
+    plain = {topic: split_indices(len(temps), split) for topic, temps in T.PLAIN_TEMPLATES.items()}
+    return Pools(split, pairs, people, surnames, roles, tasks, split_indices(n_sust, split), emp, prop, plain)
