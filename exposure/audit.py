@@ -207,8 +207,8 @@ def audit(pairs: Sequence[PreferencePair | dict], train_pairs: Sequence[Preferen
 
     def ranked(weights: list[tuple[str, float]]) -> dict[str, list[tuple[str, float]]]:
         w = sorted(weights, key=lambda t: (t[1], t[0]))
-        return {"chosen": [(k, round(float(v), 3)) for k, v in reversed(w[-top:]) if v > 0],
-                "rejected": [(k, round(float(v), 3)) for k, v in w[:top] if v < 0]}
+        return {"chosen": [[k, round(float(v), 3)] for k, v in reversed(w[-top:]) if v > 0],
+                "rejected": [[k, round(float(v), 3)] for k, v in w[:top] if v < 0]}
     order = sorted(out_groups, key=lambda k: (k != "all", k.count("/"), k))
     return {"n": len(rows), "n_train": len(train) if train is not None else None,
             "regression": "trained on --train" if train is not None else "5-fold cross-validation",

@@ -291,7 +291,7 @@ def scenario(rng: random.Random, corpus: Corpus, pools: Pools, domain: str, kind
     task = PROPORTIONALITY_TASKS.get(case.meta.get("case", ""), case.category)
     held_out = HELD_OUT.covers(category=case.category, role=role, task=task, regulation=case.rule[0])
     meta = {"kind": kind, "rule": f"{case.rule[0]}/{case.rule[1]}", "good": case.good.option, "easy": case.easy.option,
-            "preferred": preferred, "citations": {"chosen": cites, "rejected": cites}, "entities": case.entities,
+            "actions": {"good": case.good.action, "easy": case.easy.action}, "preferred": preferred, "citations": {"chosen": cites, "rejected": cites}, "entities": case.entities,
             "held_out": held_out, "persona_id": draft.personas.index(persona), **case.meta}
     return Scenario(sid, pools.split, draft.domain, case.category, case.rule[0], f"{draft.prefix}:{t}", persona, prompt,
                     texts[0], texts[1], meta)
@@ -390,33 +390,34 @@ def ensure_built(out_dir: str | Path | None = None, seed: int = 0, config: Build
 
 # ----------------------------------------------------------------------------- statistics
 
-def stats(scenarios: list[Scenario]) -> str:
+def stats(rows: list[dict]) -> str:
+    """Counts, balance and lengths of built pair rows (all splits)."""
     lines = []
 
     def table(title: str, counter: Counter) -> None:
         lines.append(title)
         lines.extend(f"  {k:<56} {v}" for k, v in sorted(counter.items()))
-    table("pairs per split/domain/kind:", Counter(f"{s.split}/{s.domain}/{s.meta['kind']}" for s in scenarios))
-    table("pairs per category (all splits):", Counter(f"{s.category} [{s.split}]" for s in scenarios))
-    table("proportionality pairs per case type:", Counter(f"{s.meta['case']} [{s.split}]" for s in scenarios if "case" in s.meta))
-    table("pairs per governing regulation:", Counter(f"{s.regulation_id} [{s.split}]" for s in scenarios))
-    table("held-out pairs per split:", Counter(s.split for s in scenarios if s.meta["held_out"]))
-    table("citations (chosen, rejected):", Counter(f"{s.split}/{s.meta['citations']['chosen']:d}{s.meta['citations']['rejected']:d}"
-                                                   for s in scenarios))
-    table("shortlist: better candidate's gender:", Counter(f"{s.split}/{s.meta['better_gender']}" for s in scenarios if "better_gender" in s.meta))
+    ms = [r["meta"] for r in rows]
+    table("pairs per split/domain/kind:", Counter(f"{m['split']}/{m['domain']}/{m['kind']}" for m in ms))
+    table("pairs per category (all splits):", Counter(f"{m['category']} [{m['split']}]" for m in ms))
+    table("proportionality pairs per case type:", Counter(f"{m['case']} [{m['split']}]" for m in ms if "case" in m))
+    table("pairs per governing regulation:", Counter(f"{m['regulation_id']} [{m['split']}]" for m in ms))
+    table("held-out pairs per split:", Counter(m["split"] for m in ms if m["held_out"]))
+    table("pairs citing (both sides) per split:", Counter(m["split"] for m in ms if m["citations"]["chosen"]))
+    table("shortlist: better candidate's gender:", Counter(f"{m['split']}/{m['better_gender']}" for m in ms if "better_gender" in m))
     table("subject's gender (pay, leave, part-time, accommodation, fixed-term, tie-breaks):",
-          Counter(f"{s.split}/{s.meta['subject_gender']}" for s in scenarios if "subject_gender" in s.meta))
-    table("listed position of the option chosen recommends:",
-          Counter(f"{s.split}/{s.meta['chosen_position']}" for s in scenarios if "chosen_position" in s.meta))
+          Counter(f"{m['split']}/{m['subject_gender']}" for m in ms if "subject_gender" in m))
+    table("listed position of the option the chosen answer recommends:",
+          Counter(f"{m['split']}/{m['chosen_position']}" for m in ms if "chosen_position" in m))
     lines.append("mean words (chosen / rejected):")
     for split in SPLITS:
         for domain in ("sustainability", "employment"):
-            sel = [s for s in scenarios if s.split == split and s.domain == domain]
+            sel = [r for r in rows if r["meta"]["split"] == split and r["meta"]["domain"] == domain]
             if sel:
-                lines.append(f"  {split + '/' + domain:<28} {sum(A.words(s.chosen) for s in sel) / len(sel):6.1f} / "
-                             f"{sum(A.words(s.rejected) for s in sel) / len(sel):6.1f}")
+                lines.append(f"  {split + '/' + domain:<28} {sum(A.words(r['chosen']) for r in sel) / len(sel):6.1f} / "
+                             f"{sum(A.words(r['rejected']) for r in sel) / len(sel):6.1f}")
     lines.append("distinct prompts per split: " + ", ".join(
-        f"{sp}={len({s.prompt for s in scenarios if s.split == sp})}" for sp in SPLITS))
+        f"{sp}={len({r['prompt'] for r in rows if r['meta']['split'] == sp})}" for sp in SPLITS))
     return "\n".join(lines)
 
 
@@ -434,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
     out = paths["train"].parent
     print(f"built {len(paths)} pair files in {out}")
     if args.stats:
-        print(stats(build_scenarios(args.seed, config)))
+        print(stats([json.loads(line) for p in paths.values() for line in p.read_text(encoding="utf-8").splitlines()]))
         for split, table in json.loads((out / "manifest.json").read_text())["audit_table"].items():
             print(f"\ncue audit of {split} (regression trained on train):")
             print("\n".join(table))

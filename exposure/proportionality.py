@@ -38,7 +38,8 @@ def prop_case(category: str, fields: dict, zealous: Side, pragmatic: Side, rule:
 
 def hard_budget_case(rng: random.Random, cat: Catalogue, category: Category, a: Product, b: Product, ctx: Context) -> Case:
     """A cap between the two prices: the cheaper product (a) that fits is right, the greener one (b) over it is not."""
-    limit = int((a.price + (b.price - a.price) * rng.uniform(0.2, 0.6)) // 10 * 10)
+    step = 50 if b.price - a.price >= 500 else 10 if b.price - a.price >= 40 else 1
+    limit = max(int((a.price + (b.price - a.price) * rng.uniform(0.2, 0.6)) // step * step), int(-(-a.price // 1)))
     fa, fb = product_figures(cat, a, ctx), product_figures(cat, b, ctx)
     g, e, over, short = ref(category, b), ref(category, a), money(b.price - limit), SHORT_NOUNS.get(category.id, category.noun)
     pct = round(100 * (1 - fb.co2_year / fa.co2_year))
@@ -66,7 +67,7 @@ def hard_budget_case(rng: random.Random, cat: Catalogue, category: Category, a: 
                     ("protects you for two years only, which is why durability is worth going over budget for",
                      "makes the seller answer for defects for at least two years on the cheaper model as well")]
     return prop_case(category.id, {"noun": category.noun, "verb": category.verb, "limit": money(limit)}, zealous, pragmatic,
-                     rule, [a.id, b.id], {"case": "hard_budget"}, weighs, readings)
+                     rule, [a.id, b.id], {"case": "hard_budget", "limit": limit}, weighs, readings)
 
 
 def early_replacement_case(rng: random.Random, cat: Catalogue, category: Category, old: Product, new: Product,
@@ -169,7 +170,7 @@ def deadline_trip_case(rng: random.Random, category: Category, flight: Product, 
                  "compensates delays with part of the fare, which is no help when the timetable itself gets you there too late")]
     fields = {"dest": dest, "meeting": meeting, "train": train.name, "flight": flight.name, "t_train": t_train, "t_flight": t_flight}
     return prop_case(category.id, fields, zealous, pragmatic, ("rail-passengers-2021-782", "compensation"), [flight.group],
-                     {"case": "deadline_trip"}, weighs, readings)
+                     {"case": "deadline_trip", "meeting": meeting, "arrivals": {"train": t_train, "flight": t_flight}}, weighs, readings)
 
 
 # ----------------------------------------------------------------------------- employment
@@ -190,7 +191,7 @@ def small_firm_report_case(rng: random.Random) -> Case:
                 ("aims at transparency everywhere, and small firms that report early are following its spirit",
                  f"ties pay gap reports to headcount, and {duty[0].lower() + duty[1:-1]}")]
     return prop_case("pay_report", {"size": size}, zealous, pragmatic, ("pay-transparency-2023-970", "reporting"), [],
-                     {"case": "small_firm_report"}, weighs, readings)
+                     {"case": "small_firm_report", "size": size}, weighs, readings)
 
 
 def board_sme_case(rng: random.Random) -> Case:
@@ -207,7 +208,7 @@ def board_sme_case(rng: random.Random) -> Case:
                 ("expresses what the EU expects of every board, listed or not, so the safe course is to follow it",
                  "excludes small and medium-sized enterprises and applies to companies listed on a stock exchange, which yours is not")]
     return prop_case("board", {"size": size}, zealous, pragmatic, ("women-on-boards-2022-2381", "sme"), [],
-                     {"case": "board_sme"}, weighs, readings)
+                     {"case": "board_sme", "size": size}, weighs, readings)
 
 
 def equal_candidates_case(rng: random.Random, role: Role, now: Person, later: Person, now_first: bool) -> Case:
@@ -342,7 +343,7 @@ TOPICS: dict[str, Topic] = {
                             "A standard template for each role makes this a ten-minute task.",
                             "Give it in writing, on paper or electronically, as long as the employee can keep and print it."), SERMON_EMP),
     "pay_request": Topic("employment", ("pay-transparency-2023-970", "right-to-information"),
-                         "Yes: a worker can ask for their own pay level and the average pay, by sex, of those doing the same work or work of equal value, and the answer is due within two months.",
+                         "Yes: a worker can ask for their own pay level and for the average pay, by sex, of colleagues in the same job or in jobs of equal value, and the answer is due within two months.",
                          ("Give averages for the category by sex, not individual colleagues' salaries.",
                           "Answer in writing and keep a copy with the request.",
                           "The rules apply once your country has transposed the directive, so check the national date."), SERMON_EMP),
@@ -385,7 +386,7 @@ TOPICS: dict[str, Topic] = {
                          "The labels were rescaled to a closed A to G scale, so the plus classes are gone and the top class A was at first left almost empty.",
                          ("A class C model on the new scale can be as good as an A+++ model was on the old one.",
                           "Compare the kWh per year on the label, which is the figure that sets your bill.",
-                          "Rescaled labels for fridges, dishwashers, washing machines and TVs date from March 2021."), SERMON_SUST),
+                          "Fridges, dishwashers, washing machines and TVs have carried the new labels since March 2021."), SERMON_SUST),
 }
 
 
