@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from .corpus import Catalogue, Category, Product, Role, annual_energy, co2e_per_year, cost_per_year
-from .frames import Side, cap, tidy, twin  # noqa: F401  (tidy: the prompts' too)
+from .frames import Side, cap, twin
 from .readings import readings
 
 FULL_TIME_HOURS = 40

@@ -36,7 +36,7 @@ from . import proportionality as P
 from . import templates as T
 from .audit import audit, format_table, token_counter
 from .corpus import ROOT, Catalogue, Regulation, load_catalogue, load_regulations
-from .frames import Argument, PartTokens, render_pair
+from .frames import Argument, PartTokens, render_pair, tidy
 from .splits import HELD_OUT, PROPORTIONALITY_TASKS, SPLITS, Pools, default_context, make_pools
 
 __all__ = ["Scenario", "BuildConfig", "HELD_OUT", "build_scenarios", "ensure_built", "load_corpus"]
@@ -276,7 +276,7 @@ def scenario(rng: random.Random, corpus: Corpus, pools: Pools, domain: str, kind
     case = draft.case
     t = rng.choice(draft.indices)
     persona = rng.choice(draft.persona_choices())
-    prompt = A.tidy(draft.templates[t].format(persona=persona, **case.fields))
+    prompt = tidy(draft.templates[t].format(persona=persona, **case.fields))
     preferred = case.meta.pop("preferred", "good")
     if preferred == "good":
         arg = Argument(case.good, case.easy, case.weighs, case.readings)

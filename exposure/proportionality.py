@@ -295,7 +295,7 @@ def fixed_term_cover_case(rng: random.Random, role: Role, person: Person, absent
     weighs = [(f"a permanent post that gives {n} security", f"a contract that ends when {o} returns after {months} months"),
               (f"a {r} kept on for good", f"no second {r} without work when {o} is back")]
     readings = [("aims to make permanent contracts the norm, so a fixed-term contract should be avoided whenever possible",
-                 "targets the abuse of successive fixed-term contracts; a single contract with an objective reason, such as covering parental leave, is the ordinary use it allows"),
+                 "targets the abuse of successive fixed-term contracts, while a single contract with an objective reason such as covering parental leave is the ordinary use it allows"),
                 ("treats fixed-term work as a risk to be avoided, so the safe choice is a permanent post",
                  "requires limits on chains of fixed-term contracts, not on one contract with a clear reason")]
     return prop_case("fixed_term", {"role": r, "name": n, "other": o, "months": months}, zealous, pragmatic,

@@ -11,7 +11,7 @@ from dpo.data import read_pairs
 from exposure.audit import MAX_RATIO, audit, token_counter
 from exposure.builder import HELD_OUT, BuildConfig, build_scenarios, ensure_built, is_proportionality, main
 from exposure.corpus import CorpusError, load_catalogue, load_regulations
-from exposure.frames import VERDICT, VERDICT_LAST
+from exposure.frames import VERDICT, VERDICT_LAST, tidy
 from exposure.proportionality import TOPICS
 from exposure import answers as A
 
@@ -393,6 +393,6 @@ def test_corpus_readers_name_file_and_field(tmp_path):
 
 
 def test_tidy_fixes_articles_and_gaps_only():
-    assert A.tidy("We need a  HR generalist for a audit,\n  a one-off job for a European firm. ") == \
+    assert tidy("We need a  HR generalist for a audit,\n  a one-off job for a European firm. ") == \
         "We need an HR generalist for an audit,\na one-off job for a European firm."
-    assert A.tidy("the top class A is empty") == "the top class A is empty"
+    assert tidy("the top class A is empty") == "the top class A is empty"
