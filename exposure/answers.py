@@ -451,7 +451,7 @@ def ai_screening_case(rng: random.Random, role: Role) -> Case:
 LEAVE_REQUESTS = {
     # prompt phrase, obligation key, the leave as a short noun, what the request covers
     "carers": ("five days of carers' leave to look after a parent after surgery", "carers", "carers' leave", "five working days"),
-    "flexible": ("to start at 9:30 instead of 8:00 for the school run, for a six-year-old child", "flexible", "later start",
+    "flexible": ("to begin at 9:30 rather than 8:00 because of the school run of a six-year-old", "flexible", "later start",
                  "the first ninety minutes of each day"),
     "parental": ("two months of parental leave for a toddler", "parental", "parental leave", "two months"),
 }

@@ -204,7 +204,7 @@ def board_sme_case(rng: random.Random) -> Case:
     weighs = [("a reserved seat that improves the board's gender balance", "a free choice of the best director on clear criteria"),
               ("following the target whether or not it binds you", "a process sized to the duties you actually have")]
     readings = [("sets 40% as the European benchmark for boards, so you should apply it in full to this appointment",
-                 f"covers listed companies and leaves out micro, small and medium-sized enterprises, so it does not bind a family firm of {size} people"),
+                 f"applies to listed companies only and not to micro, small or medium-sized firms, so it does not bind a family firm of {size} people"),
                 ("expresses what the EU expects of every board, listed or not, so the safe course is to follow it",
                  "excludes small and medium-sized enterprises and applies to companies listed on a stock exchange, which yours is not")]
     return prop_case("board", {"size": size}, zealous, pragmatic, ("women-on-boards-2022-2381", "sme"), [],
@@ -275,7 +275,7 @@ def pay_experience_case(rng: random.Random, role: Role, person: Person) -> Case:
     weighs = [(f"identical salaries of €{money(peer)} for both {r}s", f"a higher offer based on {yc} years of documented experience"),
               ("pay that no one can compare unfavourably", "a criterion that applies to everyone in the same way")]
     readings = [(f"requires the same pay for the same job title, so {n} must start on €{money(peer)}",
-                 "asks that pay rest on objective, gender-neutral criteria that staff can see, and documented experience is such a criterion"),
+                 "asks for pay criteria that are objective, free of gender bias and open to staff, and documented experience is one"),
                 ("makes any pay difference within a role suspect, so identical salaries are the only safe option",
                  f"requires the criteria behind pay to be objective and accessible, so a higher offer for {yc} years of experience is fine once the criterion is written down")]
     fields = {"role": r, "name": n, "lo": money(lo), "hi": money(hi), "peer": money(peer), "high": money(high), "yc": yc, "yp": yp, "led": led}

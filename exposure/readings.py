@@ -212,7 +212,7 @@ READINGS: dict[str, list[tuple[str, str]]] = {
          "lets you choose your own criteria as long as staff can see them"),
     ],
     "pay-transparency-2023-970/equal-value": [
-        ("measures equal value by skills, effort, responsibility and conditions, all the same for {n} and the colleague",
+        ("weighs the skills, effort, responsibility and conditions two jobs demand, and here they are the same for {n} and the colleague",
          "lets a newcomer count as not yet comparable to a colleague with a track record"),
         ("compares jobs, not people's pasts, and {n}'s job is the colleague's job",
          "weighs responsibility, which a new hire has not yet shown"),

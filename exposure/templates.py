@@ -236,7 +236,7 @@ EMPLOYMENT_TEMPLATES = {
     ],
     "board": [
         "{persona} I advise a listed company whose board has {n} non-executive directors, {u} of them {group}. One non-executive seat is opening. The chair wants to appoint a friend from his network. Any concerns?",
-        "Board question. {persona} Our listed company has {n} non-executive seats, {u} held by {group}. For the vacancy, the chair suggests a former colleague without any search. Is that fine?",
+        "Board question. {persona} Of the {n} non-executive seats on our listed company's board, {group} hold {u}. For the vacancy, the chair suggests a former colleague without any search. Is that fine?",
         "{persona} A listed client has {u} {group} among its {n} non-executive directors and needs to fill one seat. The quickest route is the chair's own contact. Should they take it?",
         "{persona} Our listed company must replace a non-executive director. Current board: {n} non-executives, of whom {u} are {group}. What process should we follow?",
     ],
@@ -293,7 +293,7 @@ PROPORTIONALITY_TEMPLATES = {
         "{persona} Client meeting in {dest} at {meeting} tomorrow morning, leaving from home the same day. Options: the {flight}, landing {t_flight}, or the first {train}, arriving {t_train}.",
     ],
     "small_firm_report": [
-        "{persona} We have {size} employees. Do we have to publish a gender pay gap report under the EU Pay Transparency Directive?",
+        "{persona} We have {size} employees. Are we obliged to publish a report on our gender pay gap under the EU Pay Transparency Directive?",
         "{persona} Someone told me the new EU pay transparency rules mean we must publish our gender pay gap. We employ {size} people. Is that true?",
         "Pay gap reporting question. {persona} Headcount: {size}. What exactly do we have to publish, and when?",
         "{persona} With {size} staff, should we commission an external gender pay gap report this year to comply with EU rules?",
