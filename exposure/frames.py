@@ -142,9 +142,10 @@ def sentences(text: str) -> int:
     return len([s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s])
 
 
-def render(rng: random.Random, side: Side, other: Side, weighs: list[tuple[str, str]], readings: list[tuple[str, str]],
+def render(rng: random.Random, side: Side, other: Side, weighs: list[tuple[str, str]], reading: tuple[str, str],
            order: tuple[str, ...], n_facts: int, n_weigh: int, step: bool, cite: str | None) -> list[str]:
-    """One answer for `side` against `other`, as its sentences: weighs and readings are (this side's, the other's)."""
+    """One answer for `side` against `other`, as its sentences: weighs (the first n_weigh are used) and the reading
+    are (this side's, the other's)."""
     if not side.action:
         facts = side.facts[:n_facts]
         first = rng.choice(PLAIN_CITE).format(fact=facts[0], cite=cite) if cite else facts[0]
@@ -157,10 +158,10 @@ def render(rng: random.Random, side: Side, other: Side, weighs: list[tuple[str, 
         elif slot == "facts":
             parts.extend(side.facts[:n_facts])
         elif slot == "weigh":
-            for mine, theirs in rng.sample(weighs, n_weigh):
+            for mine, theirs in weighs[:n_weigh]:
                 parts.append(rng.choice(WEIGH).format(mine=mine, Mine=cap(mine), theirs=theirs))
         elif slot == "rule" and cite:
-            mine, theirs = rng.choice(readings)
+            mine, theirs = reading
             parts.append(rng.choice(RULE).format(cite=cite, mine=mine, theirs=theirs))
         elif slot == "step" and step:
             s = rng.choice(side.steps)
@@ -176,14 +177,14 @@ class Rendered:
     nums: int
 
 
-def variants(rng: random.Random, side: Side, other: Side, weighs: list[tuple[str, str]], readings: list[tuple[str, str]],
+def variants(rng: random.Random, side: Side, other: Side, weighs: list[tuple[str, str]], reading: tuple[str, str],
              order: tuple[str, ...], cite: str | None, count_tokens: PartTokens) -> list[Rendered]:
     shapes = ([(k, w, s) for k in range(1, min(MAX_FACTS, len(side.facts)) + 1) for w in range(1, min(2, len(weighs)) + 1)
                for s in (False, True)]
               if side.action else [(k, 0, False) for k in range(2, len(side.facts) + 1)])
     out = []
     for k, w, s in shapes:
-        parts = render(rng, side, other, weighs, readings, order, k, w, s, cite)
+        parts = render(rng, side, other, weighs, reading, order, k, w, s, cite)
         text = " ".join(parts)
         out.append(Rendered(text, count_tokens(parts), sentences(text), numbers(text)))
     return out
@@ -193,10 +194,11 @@ def render_pair(rng: random.Random, arg: Argument, *, cite: str | None, chosen_l
                 count_tokens: PartTokens) -> tuple[str, str] | None:
     """(chosen answer, rejected answer), both citing `cite` (or neither), token lengths within MAX_RATIO and the
     longer side as asked; None if no rendering qualifies."""
-    order = rng.choice(ORDERS)
-    flip = [(b, a) for a, b in arg.weighs], [(b, a) for a, b in arg.readings]
-    cs = variants(rng, arg.chosen, arg.rejected, arg.weighs, arg.readings, order, cite, count_tokens)
-    rs = variants(rng, arg.rejected, arg.chosen, flip[0], flip[1], order, cite, count_tokens)
+    order = rng.choice(ORDERS)  # the slot order, the weighings' order and the reading are the pair's, not a side's
+    weighs = rng.sample(arg.weighs, len(arg.weighs))
+    reading = rng.choice(arg.readings) if arg.readings else ("", "")
+    cs = variants(rng, arg.chosen, arg.rejected, weighs, reading, order, cite, count_tokens)
+    rs = variants(rng, arg.rejected, arg.chosen, [(b, a) for a, b in weighs], reading[::-1], order, cite, count_tokens)
     best, best_score = None, None
     for c in cs:
         for r in rs:
