@@ -212,14 +212,12 @@ def inference_copy(model: torch.nn.Module, precision: str) -> torch.nn.Module:
 
 @torch.inference_mode()
 def generate_ids(model, prompt_ids: list[list[int]], cfg: SamplingConfig, *, pad_id: int, stop_id: int,
-                 batch_size: int = 16, precision: str = "bf16", indices: list[int] | None = None,
-                 progress=None) -> list[list[int]]:
+                 batch_size: int = 16, precision: str = "bf16", progress=None) -> list[list[int]]:
     """New token ids for each tokenized prompt (stop_id excluded: a row shorter than cfg.max_new_tokens
-    stopped on it). Row i draws from row_generator(cfg.seed, indices[i]) (default: i), so a prompt's sample
-    depends on neither the batch size nor the other prompts."""
+    stopped on it). Row i draws from row_generator(cfg.seed, i), so a prompt's sample depends on neither the
+    batch size nor the other prompts."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    indices = list(range(len(prompt_ids))) if indices is None else indices
     order = sorted(range(len(prompt_ids)), key=lambda i: len(prompt_ids[i]))
     check_layout(model)
     net = inference_copy(model, precision)
@@ -227,7 +225,7 @@ def generate_ids(model, prompt_ids: list[list[int]], cfg: SamplingConfig, *, pad
     with eval_mode(net):
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
-            generators = [row_generator(cfg.seed, indices[i]) for i in batch]
+            generators = [row_generator(cfg.seed, i) for i in batch]
             new = decode_batch(net, [prompt_ids[i] for i in batch], cfg, generators, pad_id=pad_id, stop_id=stop_id)
             for i, ids in zip(batch, new):
                 out[i] = ids
