@@ -99,15 +99,16 @@ def total_steps(n_pairs: int, cfg: TrainConfig) -> int:
     return cfg.max_steps or cfg.epochs * steps_per_epoch(n_pairs, cfg)
 
 
-def next_step_batches(lengths: Sequence[int], cfg: TrainConfig, state: TrainState) -> tuple[list[list[int]], int, int]:
-    """The micro-batches of the next optimizer step: up to grad_accum of them, never crossing an epoch's end
-    (so --epochs 1 sees each pair once). Returns (batches, epoch, position after them)."""
+def next_step_batches(lengths: Sequence[int], cfg: TrainConfig, state: TrainState,
+                      per_step: int | None = None) -> tuple[list[list[int]], int, int]:
+    """The micro-batches of the next optimizer step: up to per_step (default grad_accum) of them, never crossing
+    an epoch's end (so --epochs 1 sees each pair once). Returns (batches, epoch, position after them)."""
     epoch, position = state.epoch, state.position
     order = batch_order(lengths, cfg.batch_size, seed=cfg.seed, epoch=epoch, group_by_length=cfg.group_by_length)
     if position >= len(order):
         epoch, position = epoch + 1, 0
         order = batch_order(lengths, cfg.batch_size, seed=cfg.seed, epoch=epoch, group_by_length=cfg.group_by_length)
-    batches = order[position:position + cfg.grad_accum]
+    batches = order[position:position + (per_step or cfg.grad_accum)]
     return batches, epoch, position + len(batches)
 
 
