@@ -111,7 +111,8 @@ def run_training(cfg: TrainConfig, plan: DataPlan | None = None) -> Path:
 def start_run(cfg: TrainConfig) -> tuple[TrainConfig, Path, torch.device]:
     """(cfg with its run folder in `out`, the run folder, the device); refuses to start over an existing run
     unless resuming; seeds every RNG."""
-    run_dir = Path(cfg.resume or cfg.out or f"runs/{cfg.strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
+    name = cfg.strategy if cfg.algo == "dpo" else f"{cfg.algo}-{cfg.strategy}"
+    run_dir = Path(cfg.resume or cfg.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if not cfg.resume and (run_dir / "checkpoints").exists():
         raise FileExistsError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
     cfg = dataclasses.replace(cfg, out=str(run_dir))
