@@ -5,7 +5,8 @@ Layout (right padding, like dpo.data): row b holds prompt_b + response_b, then p
 sampled tokens followed by the end-of-turn token when the policy produced it within `max_new_tokens`
 (`ended`); a response that ran out of tokens has none (the caller penalises it). Response position j of row
 b is predicted by the hidden state at column prompt_lengths[b] - 1 + j; tensors over responses are (B, R),
-R = max_new_tokens, with `mask` 1 on response tokens (end-of-turn included) and 0 after.
+R the longest response (at most max_new_tokens), with `mask` 1 on response tokens (end-of-turn included)
+and 0 after.
 
 Log-probs are temperature-corrected: log softmax(logits / T), the distribution the tokens were drawn from
 (Huang et al. 2024), computed by a fresh forward of the policy (the sampler runs a bf16 copy). The head and
@@ -88,11 +89,11 @@ def sample_rollout(model, tokenizer, prompts: Sequence[Prompt], *, max_new_token
                        batch_size=max(1, len(prompts)), precision=precision)
     ended = [len(ids) < max_new_tokens for ids in new]
     responses = [ids + [stop_id] if end else ids for ids, end in zip(new, ended)]
-    width = max(len(p.ids) + len(r) for p, r in zip(prompts, responses))
+    width, longest = max(len(p.ids) + len(r) for p, r in zip(prompts, responses)), max(map(len, responses))
     input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    response = torch.full((len(prompts), max_new_tokens), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), max_new_tokens))
+    response = torch.full((len(prompts), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), longest))
     for i, (p, r) in enumerate(zip(prompts, responses)):
         row = list(p.ids) + r
         input_ids[i, :len(row)] = torch.tensor(row)
@@ -123,10 +124,9 @@ def response_forward(model, rollout: Rollout, temperature: float, value_head: to
     cols = (rollout.prompt_lengths[:, None] - 1 + torch.arange(R, device=hidden.device)).clamp(max=hidden.shape[1] - 1)
     h = hidden.gather(1, cols[..., None].expand(-1, -1, hidden.shape[-1]))  # (B, R, H)
     head = model.get_output_embeddings()
-    temp = temperature if temperature > 0 else 1.0
 
     def piece(rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = head(h[rows]).float() / temp  # (b, R, V)
+        logits = head(h[rows]).float() / temperature  # (b, R, V)
         logps = logits.log_softmax(-1).gather(-1, rollout.response[rows, :, None]).squeeze(-1)
         return logps, entropy_from_logits(logits.detach())
 
