@@ -69,6 +69,8 @@ def load_pairs(files: list[Path], cfg: TrainConfig, limit: int, *,
 
 def run_training(cfg: TrainConfig, plan: DataPlan | None = None) -> Path:
     """Train per `cfg` on the pair files of `plan` (default: cfg.data and cfg.eval_data); returns the run folder."""
+    if cfg.algo != "dpo":
+        raise ValueError(f"run_training trains DPO; algo {cfg.algo} runs with rlhf.run.run_rlhf")
     cfg, run_dir, device = start_run(cfg)
     train_pairs, eval_pairs, record = read_plan(cfg, plan)
     if cfg.loss not in SMOOTHED and any((p.confidence or 1.0) < 1 for p in train_pairs + eval_pairs):

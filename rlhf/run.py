@@ -152,15 +152,12 @@ def fit_policy(policy: torch.nn.Module, tokenizer, cfg: TrainConfig, *, train_pr
     def step(state: TrainState) -> tuple[dict, TrainState]:
         (batch,), epoch, position = next_step_batches(lengths, cfg, state, per_step=1)
         prompts = [train_prompts[i] for i in batch]
-        extra = {}
         common = dict(step=state.step, scorer=scorer, cfg=cfg, device=device, optimizer=optimizer, scaler=scaler,
                       params=params)
-        if cfg.algo == "ppo":
-            out, kl_coef = ppo_step(policy, tokenizer, prompts, kl_coef=state.extra.get("kl_coef", cfg.kl_coef), **common)
-            extra = {"kl_coef": kl_coef}
-        else:
-            out = grpo_step(policy, tokenizer, prompts, **common)
-        return out, replace(state, epoch=epoch, position=position, extra=extra)
+        if cfg.algo == "grpo":
+            return grpo_step(policy, tokenizer, prompts, **common), replace(state, epoch=epoch, position=position)
+        out, kl_coef = ppo_step(policy, tokenizer, prompts, kl_coef=state.extra.get("kl_coef", cfg.kl_coef), **common)
+        return out, replace(state, epoch=epoch, position=position, extra={"kl_coef": kl_coef})
 
     def evaluate() -> dict:
         if not eval_prompts:
