@@ -60,7 +60,8 @@ def grpo_step(model, tokenizer, prompts: Sequence[Prompt], *, step: int, scorer:
         per_sequence = masked_mean(pg + cfg.kl_coef * kl, m, dim=-1)
         seq_kl = sequence_kl(kl_k1(out.logps.detach(), ref_logps[rows]), m)
         return per_sequence.mean(), {
-            "loss/policy": masked_mean(pg, m, dim=-1).mean().detach(), "loss/kl": masked_mean(kl, m, dim=-1).mean().detach(),
+            "loss/policy": masked_mean(pg, m, dim=-1).mean().detach(),
+            "loss/kl": masked_mean(kl, m, dim=-1).mean().detach(),
             "objective/kl": seq_kl.mean(), "objective/rlhf_reward": (scores[rows] - cfg.kl_coef * seq_kl).mean(),
             "policy/entropy": masked_mean(out.entropy, m), "policy/approxkl": masked_mean(info["approxkl"], m),
             "policy/clipfrac": masked_mean(info["clipped"], m), "val/ratio": masked_mean(info["ratio"], m)}

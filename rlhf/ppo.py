@@ -70,7 +70,8 @@ def rollout_metrics(rollout: Rollout, old, ref_logps: torch.Tensor, scores: torc
     """The objective/ and val/ metrics of a scored rollout (per-sequence KL: the k1 sum over its tokens)."""
     kl = sequence_kl(kl_k1(old.logps, ref_logps), rollout.mask)
     return {"objective/kl": kl.mean(), "objective/scores": scores.mean(),
-            "objective/rlhf_reward": (scores - kl_coef * kl).mean(), "objective/non_score_reward": (-kl_coef * kl).mean(),
+            "objective/rlhf_reward": (scores - kl_coef * kl).mean(),
+            "objective/non_score_reward": (-kl_coef * kl).mean(),
             "policy/entropy": masked_mean(old.entropy, rollout.mask), "val/num_eos_tokens": rollout.ended.sum(),
             "val/response_length": rollout.mask.sum(-1).mean()}
 

@@ -181,8 +181,8 @@ def load_reward_model(path: str | Path, *, cache_dir: str | None = None,
     params = dict(model.named_parameters())
     expected = {n for n, p in params.items() if p.requires_grad} if config["lora"] is not None else set(params)
     if set(weights) != expected:
-        raise ValueError(f"{folder / WEIGHTS_FILE} does not fit its config (missing {sorted(expected - set(weights))[:3]}, "
-                         f"unexpected {sorted(set(weights) - expected)[:3]})")
+        raise ValueError(f"{folder / WEIGHTS_FILE} does not fit its config (missing "
+                         f"{sorted(expected - set(weights))[:3]}, unexpected {sorted(set(weights) - expected)[:3]})")
     with torch.no_grad():
         for name, tensor in weights.items():
             params[name].copy_(tensor)

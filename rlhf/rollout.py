@@ -114,7 +114,8 @@ class ResponseOutput:
     values: torch.Tensor | None = None
 
 
-def response_forward(model, rollout: Rollout, temperature: float, value_head: torch.nn.Module | None = None) -> ResponseOutput:
+def response_forward(model, rollout: Rollout, temperature: float,
+                     value_head: torch.nn.Module | None = None) -> ResponseOutput:
     """Log-probs of the rollout's response tokens under log softmax(logits / temperature), their entropy, and
     the value head's estimate at the same positions. `model` is a Llama-layout causal LM."""
     check_layout(model)
@@ -162,8 +163,9 @@ def passes(cfg: TrainConfig) -> int:
     return cfg.ppo_epochs or DEFAULT_PASSES[cfg.algo]
 
 
-def update_minibatches(n_rows: int, cfg: TrainConfig, *, seed: int, loss_fn: Callable[[torch.Tensor], tuple[torch.Tensor, dict]],
-                       optimizer, scaler, params, device: torch.device) -> dict:
+def update_minibatches(n_rows: int, cfg: TrainConfig, *, seed: int,
+                       loss_fn: Callable[[torch.Tensor], tuple[torch.Tensor, dict]], optimizer, scaler, params,
+                       device: torch.device) -> dict:
     """passes(cfg) passes over a rollout of n_rows, each in cfg.minibatches shuffled minibatches (the order
     drawn from `seed` and the pass), one optimizer step per minibatch; a minibatch runs in cfg.grad_accum
     micro-batches, each loss weighted by its share of the rows. loss_fn(rows) -> (mean loss, metrics).

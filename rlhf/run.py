@@ -109,7 +109,8 @@ def load_scorer(cfg: TrainConfig, base: dict, device: torch.device) -> tuple[Sco
         return function_scorer(load_reward_fn(cfg.reward_fn), cfg.reward_fn), {"reward_fn": cfg.reward_fn}
     folder = reward_folder(cfg.reward_model)
     reward_model, _, _ = load_reward_model(folder, cache_dir=cfg.cache_dir or None, expect=base)
-    scorer = model_scorer(reward_model.to(device), batch_size=cfg.ref_batch_size, device=device, precision=cfg.precision)
+    scorer = model_scorer(reward_model.to(device), batch_size=cfg.ref_batch_size, device=device,
+                          precision=cfg.precision)
     return scorer, {"reward_model": str(folder), "reward_model_sha256": file_sha256(folder / WEIGHTS_FILE)}
 
 
