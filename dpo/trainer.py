@@ -1,4 +1,6 @@
 """The DPO training loop: concatenated_forward -> preference_loss -> step. Everything else is passed in.
+Its skeleton, train_loop (resume, schedule, eval, metrics, checkpoints, Ctrl-C), also runs the reward model
+(fit with its own loss_fn) and PPO and GRPO (their own step) of rlhf/.
 
 One optimizer step = up to `grad_accum` micro-batches of `batch_size` pairs (a step never crosses an
 epoch's end). The learning rate warms up linearly over `warmup_ratio` of the steps, then decays on a
