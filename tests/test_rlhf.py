@@ -246,11 +246,17 @@ def test_reward_model_then_ppo_through_train_py(tmp_path):
     load_adapter(base, ppo_dir / "adapter")  # the result is a PEFT adapter like a DPO run's
 
 
-def test_reward_model_scores_a_rollout_as_trained(tmp_path):
-    cfg = TrainConfig(algo="rm", model="tiny-random", data=[str(EXAMPLES)], precision="fp32", max_steps=3,
-                      rm_norm_samples=4, response_length=4, out=str(tmp_path / "rm"), cache_dir=str(tmp_path / "c"))
+@pytest.mark.parametrize("full", [False, True])
+def test_reward_model_reloads_and_reads_each_rows_last_token(tmp_path, full):
+    cfg = TrainConfig(algo="rm", model="tiny-random", data=[str(EXAMPLES)], precision="fp32", max_steps=3, lr=1e-2,
+                      rm_norm_samples=4, response_length=4, full_finetune=full, out=str(tmp_path / "rm"),
+                      cache_dir=str(tmp_path / "c"))
     run_dir = run_rlhf(cfg)
-    reward_model, tok, _ = load_reward_model(run_dir)
+    reward_model, tok, config = load_reward_model(run_dir)
+    assert (config["lora"] is None) == full
+    trained = load_file(run_dir / "checkpoints" / "step-000003" / "trainable.safetensors")
+    reloaded = dict(reward_model.named_parameters())
+    assert all(torch.equal(trained[k], reloaded[k]) for k in trained)  # the head and adapters (or all weights)
     model, _ = load_model("tiny-random")
     rollout = sample_rollout(model, tok, prompts_from_pairs(tok, read_pairs(EXAMPLES)[0], 64)[:4], max_new_tokens=4,
                              temperature=1.0, seed=0, precision="fp32", device=CPU)
