@@ -6,7 +6,6 @@ included) and 0 on the padding after a response's end. No I/O, no models, no con
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
@@ -109,12 +108,6 @@ def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) 
         raise ValueError(f"need group_size >= 2 dividing the batch ({rewards.shape[0]}), got {group_size}")
     groups = rewards.view(-1, group_size)
     return ((groups - groups.mean(-1, keepdim=True)) / (groups.std(-1, keepdim=True) + eps)).view(-1)
-
-
-def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Tensor:
-    """Reward-model loss per pair (B,): -log sigmoid(r_chosen - r_rejected) (Bradley & Terry 1952;
-    Ouyang et al. 2022)."""
-    return -F.logsigmoid(chosen - rejected)
 
 
 def adaptive_kl_coef(coef: float, kl: float, target: float, horizon: int, n_steps: int) -> float:

@@ -4,7 +4,8 @@
 h: the final hidden state (after the last norm) at the last token of prompt + response, the end-of-turn
 token every response ends with (dpo.data.encode_response). The head starts at w ~ N(0, 1 / (H + 1)), b = 0
 (Huang et al. 2024); the body trains LoRA adapters (or every weight with full_finetune), the head always.
-Loss per pair: -log sigmoid(r_chosen - r_rejected) (rlhf.math.bradley_terry_loss); metrics `loss`,
+Loss per pair: -log sigmoid(r_chosen - r_rejected), or with a pair's confidence c the soft-target
+-c log sigmoid(m) - (1 - c) log sigmoid(-m) (dpo.loss.bradley_terry_loss); metrics `loss`,
 `accuracy` (r_chosen > r_rejected), `margin` (r_chosen - r_rejected), and under `eval/` on held-out pairs.
 
 Normalisation: after training, mean and std are those of the raw rewards of the reference policy's own
@@ -30,11 +31,11 @@ from torch import nn
 from dpo.config import TrainConfig
 from dpo.files import atomic_folder
 from dpo.lora import LoRAConfig, inject_lora
+from dpo.loss import bradley_terry_loss
 from dpo.models import eval_mode, load_model, model_identity
 from dpo.precision import autocast
 from dpo.trainer import trainable_state
 
-from .math import bradley_terry_loss
 from .rewards import Scorer
 from .rollout import Rollout
 
@@ -71,12 +72,13 @@ class RewardModel(nn.Module):
 
 
 def reward_pair_loss(model: RewardModel, batch: dict, ref, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
-    """Mean Bradley-Terry loss of a dpo.data.collate batch and its metrics (loss_fn of dpo.trainer.fit)."""
+    """Mean Bradley-Terry loss of a dpo.data.collate batch (soft targets for pairs with a confidence) and its
+    metrics (loss_fn of dpo.trainer.fit)."""
     n = batch["chosen_input_ids"].shape[0]
     rewards = model(torch.cat([batch["chosen_input_ids"], batch["rejected_input_ids"]]),
                     torch.cat([batch["chosen_attention_mask"], batch["rejected_attention_mask"]]))
     chosen, rejected = rewards[:n], rewards[n:]
-    loss = bradley_terry_loss(chosen, rejected).mean()
+    loss = bradley_terry_loss(chosen - rejected, batch.get("confidence")).mean()
     return loss, {"loss": loss.detach(), "accuracy": (chosen > rejected).float().mean(),
                   "margin": (chosen - rejected).detach().mean(), "rewards/chosen": chosen.detach().mean(),
                   "rewards/rejected": rejected.detach().mean()}

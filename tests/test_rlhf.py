@@ -2,6 +2,7 @@
 PPO and GRPO learning a rule reward with the KL held, exact resume of a killed PPO run, and train.py --algo."""
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,16 +11,16 @@ from safetensors.torch import load_file
 
 import train
 from dpo.config import TrainConfig
-from dpo.data import read_pairs
+from dpo.data import Truncation, collate, read_pairs, tokenize_pairs
 from dpo.lora import load_adapter
 from dpo.models import load_model, model_identity
 from dpo.run import make_trainable
 from dpo.tracking import MetricsLog, read_metrics
 from rlhf import run as rlhf_run
-from rlhf.math import (adaptive_kl_coef, bradley_terry_loss, clipped_policy_loss, clipped_value_loss, gae,
-                       group_advantages, kl_k1, kl_k3, masked_whiten, token_rewards)
+from rlhf.math import (adaptive_kl_coef, clipped_policy_loss, clipped_value_loss, gae, group_advantages, kl_k1, kl_k3,
+                       masked_whiten, token_rewards)
 from rlhf.ppo import PolicyWithValue
-from rlhf.reward_model import base_record, load_reward_model, raw_rewards
+from rlhf.reward_model import RewardModel, base_record, load_reward_model, raw_rewards, reward_pair_loss
 from rlhf.rollout import prompts_from_pairs, response_forward, sample_rollout
 from rlhf.run import fit_policy, run_rlhf
 
@@ -87,7 +88,6 @@ def test_kl_estimators_whitening_rewards_and_controller_by_hand():
     assert torch.allclose(rewards, torch.tensor([[-0.05, -0.1, -0.15 + 2.0, 0.0]]))  # the score at the last token
     assert adaptive_kl_coef(0.1, kl=12.0, target=6.0, horizon=10_000, n_steps=1_000) == pytest.approx(0.102)
     assert adaptive_kl_coef(0.1, kl=5.4, target=6.0, horizon=10_000, n_steps=1_000) == pytest.approx(0.099)
-    assert bradley_terry_loss(torch.tensor([1.0]), torch.tensor([0.0])).item() == pytest.approx(math.log1p(math.exp(-1)))
 
 
 # ----------------------------------------------------------------------------- rollouts
@@ -244,6 +244,22 @@ def test_reward_model_then_ppo_through_train_py(tmp_path):
     assert "objective/scores" in read_metrics(ppo_dir)[-1]
     base, _ = load_model("tiny-random")
     load_adapter(base, ppo_dir / "adapter")  # the result is a PEFT adapter like a DPO run's
+
+
+def test_reward_model_loss_takes_pair_confidence_as_a_soft_target(tiny):
+    model, tok = tiny
+    reward_model = RewardModel(model)
+    pairs = [replace(p, confidence=c) for p, c in zip(read_pairs(EXAMPLES)[0][:2], (0.75, None))]
+    batch = collate(tokenize_pairs(tok, pairs, Truncation(256, 128)).examples, tok.pad_token_id)
+    loss, metrics = reward_pair_loss(reward_model, batch, None, TrainConfig(algo="rm"))
+    with torch.no_grad():
+        rewards = reward_model(torch.cat([batch["chosen_input_ids"], batch["rejected_input_ids"]]),
+                               torch.cat([batch["chosen_attention_mask"], batch["rejected_attention_mask"]]))
+    m = (rewards[:2] - rewards[2:]).tolist()
+    log_sigmoid = lambda x: -math.log1p(math.exp(-x))  # noqa: E731
+    expected = (-0.75 * log_sigmoid(m[0]) - 0.25 * log_sigmoid(-m[0]) - log_sigmoid(m[1])) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    assert metrics["margin"].item() == pytest.approx(sum(m) / 2, rel=1e-5)
 
 
 @pytest.mark.parametrize("full", [False, True])
