@@ -1,4 +1,4 @@
-"""Train an advisor with DPO.
+"""Train an advisor with DPO, or with the RLHF baselines (reward model, PPO, GRPO; rlhf/).
 
   python train.py --strategy exposure                  # embedded SmolLM2-135M, LoRA, exposure pairs
   python train.py --strategy legends                   # the authored legends (--legends-source generated|FILE)
@@ -6,6 +6,9 @@
   python train.py --data my_pairs.jsonl --loss ipo --beta 0.5 --max-steps 200
   python train.py --config experiments/ablations.py:beta_0.5
   python train.py --resume runs/exposure-20261123-120000
+  python train.py --algo rm --strategy exposure        # a reward model (runs/rm-exposure-*/reward_model/)
+  python train.py --algo ppo --strategy exposure --reward-model runs/rm-exposure-20261123-120000
+  python train.py --algo grpo --strategy exposure --reward-fn my_rewards.py:recommends_common_good
 
 Every flag is a field of dpo.config.TrainConfig; strategies.py turns --strategy into pair files.
 """
@@ -17,6 +20,10 @@ from dpo.data import DataError
 from dpo.models import ModelError
 from dpo.run import run_training
 from dpo.trainer import TrainingDiverged
+from rlhf.run import run_rlhf
+
+CHOICES = {"strategy": strategies.NAMES, "legends_format": strategies.LEGENDS_FORMATS,
+           "citations": strategies.CITATIONS}
 
 CHOICES = {"strategy": strategies.NAMES, "legends_format": strategies.LEGENDS_FORMATS,
            "citations": strategies.CITATIONS}
@@ -26,7 +33,8 @@ def main(argv=None) -> None:
     args = build_parser(__doc__, CHOICES).parse_args(argv)
     try:
         cfg = config_from_args(args)
-        run_dir = run_training(cfg, strategies.resolve(cfg))
+        run = run_training if cfg.algo == "dpo" else run_rlhf
+        run_dir = run(cfg, strategies.resolve(cfg))
     except (DataError, ModelError, TrainingDiverged, ValueError, FileNotFoundError, FileExistsError) as e:
         sys.exit(f"error: {e}")
     except KeyboardInterrupt:

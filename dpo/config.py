@@ -14,7 +14,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ALGOS = ("dpo",)
+ALGOS = ("dpo", "rm", "ppo", "grpo")  # rm, ppo, grpo: rlhf/ (reward model, PPO, GRPO)
+RL_ALGOS = ("ppo", "grpo")
 
 
 @dataclass
@@ -51,6 +52,24 @@ class TrainConfig:
     label_smoothing: float = 0.0
     simpo_gamma: float = 0.5
     sft_weight: float = 0.0
+    # RLHF (algo rm | ppo | grpo, see rlhf/); for ppo and grpo, batch_size counts the prompts of a rollout
+    reward_model: str = ""  # ppo/grpo: a reward model's run folder (train.py --algo rm) or its reward_model/
+    reward_fn: str = ""  # ppo/grpo: a rule reward instead, module:function or path/file.py:function
+    response_length: int = 64  # ppo/grpo (and rm's normalisation samples): most tokens sampled per response
+    temperature: float = 0.7  # sampling temperature of rollouts; their log-probs use the same
+    group_size: int = 4  # grpo: responses per prompt (G)
+    ppo_epochs: int = 0  # ppo/grpo: passes over each rollout; 0 = the algorithm's default (ppo 4, grpo 1)
+    minibatches: int = 1  # ppo/grpo: minibatches per pass, one optimizer step each
+    kl_coef: float = 0.05  # ppo: per-token KL penalty in the reward; grpo: weight of the k3 KL loss term
+    kl_target: float = 0.0  # ppo: > 0 turns on the adaptive KL controller, toward this KL per response
+    kl_horizon: int = 10000  # ppo: the adaptive controller's horizon, in responses
+    cliprange: float = 0.2  # ppo/grpo: policy ratio clipped to [1 - c, 1 + c]
+    cliprange_value: float = 0.2  # ppo: value clipped to old value +- c
+    vf_coef: float = 0.1  # ppo: weight of the value loss
+    gamma: float = 1.0  # ppo: GAE discount
+    lam: float = 0.95  # ppo: GAE lambda
+    eos_penalty: float = 1.0  # ppo/grpo: subtracted from the score of a response with no end-of-turn token
+    rm_norm_samples: int = 64  # rm: reference-policy samples whose rewards set the normalisation (mean 0, std 1)
     # optimisation
     epochs: int = 1
     max_steps: int = 0  # 0 = run the epochs; else stop after this many optimizer steps
@@ -92,6 +111,39 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        self.check_rlhf()
+
+    def check_rlhf(self) -> None:
+        """The RLHF settings (rlhf/), refused at start with what to do instead."""
+        if self.algo in RL_ALGOS:
+            if bool(self.reward_model) == bool(self.reward_fn):
+                raise ValueError(f"algo {self.algo} needs one reward: --reward-model RUN_DIR (a run of train.py --algo rm) "
+                                 "or --reward-fn module:function" + (", not both" if self.reward_model else ""))
+            if self.full_finetune:
+                raise ValueError(f"algo {self.algo} uses the policy with its LoRA adapters disabled as the reference; "
+                                 "--full-finetune has no adapters to disable")
+            if self.lora_dropout > 0:
+                raise ValueError(f"algo {self.algo} needs lora_dropout 0: dropout would make the update's log-probs "
+                                 "differ from the rollout's")
+        elif self.reward_model or self.reward_fn:
+            raise ValueError(f"--reward-model and --reward-fn are for --algo ppo or grpo, not {self.algo}")
+        if self.algo == "grpo" and self.group_size < 2:
+            raise ValueError(f"group_size (G) must be >= 2 for grpo: advantages compare the responses to a prompt, "
+                             f"got {self.group_size}")
+        for name in ("response_length", "minibatches", "kl_horizon"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("ppo_epochs", "kl_coef", "kl_target", "vf_coef", "eos_penalty"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.rm_norm_samples < 2:
+            raise ValueError(f"rm_norm_samples must be >= 2 (a standard deviation), got {self.rm_norm_samples}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0 (rollouts sample), got {self.temperature}")
+        if self.cliprange <= 0 or self.cliprange_value <= 0:
+            raise ValueError(f"cliprange and cliprange_value must be > 0, got {self.cliprange}, {self.cliprange_value}")
+        if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):
+            raise ValueError(f"gamma and lam must be in [0, 1], got {self.gamma}, {self.lam}")
 
 
 def load_experiment(spec: str) -> dict[str, TrainConfig]:

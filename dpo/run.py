@@ -69,34 +69,18 @@ def load_pairs(files: list[Path], cfg: TrainConfig, limit: int, *,
 
 def run_training(cfg: TrainConfig, plan: DataPlan | None = None) -> Path:
     """Train per `cfg` on the pair files of `plan` (default: cfg.data and cfg.eval_data); returns the run folder."""
-    run_dir = Path(cfg.resume or cfg.out or f"runs/{cfg.strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if not cfg.resume and (run_dir / "checkpoints").exists():
-        raise FileExistsError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
-    cfg = dataclasses.replace(cfg, out=str(run_dir))
-    seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    configure_device(device)
-
-    plan = plan or DataPlan([Path(p) for p in cfg.data], [Path(p) for p in cfg.eval_data])
-    if not plan.train:
-        raise ValueError("no training pair files: pass --data FILE (train.py resolves --strategy into files)")
-    train_files, eval_files, weights = plan.train, plan.eval, plan.weights
-    train_pairs, train_counts, skipped = load_pairs(train_files, cfg, cfg.max_train_pairs, weights=weights)
-    eval_weights = weights if weights and len(eval_files) == len(weights) else None
-    eval_pairs, eval_counts, eval_skipped = (load_pairs(eval_files, cfg, cfg.max_eval_pairs, weights=eval_weights)
-                                             if eval_files else ([], [], 0))
+    if cfg.algo != "dpo":
+        raise ValueError(f"run_training trains DPO; algo {cfg.algo} runs with rlhf.run.run_rlhf")
+    cfg, run_dir, device = start_run(cfg)
+    train_pairs, eval_pairs, record = read_plan(cfg, plan)
     if cfg.loss not in SMOOTHED and any((p.confidence or 1.0) < 1 for p in train_pairs + eval_pairs):
         raise ValueError(f"pairs with confidence < 1 need loss {', '.join(SMOOTHED)}, not {cfg.loss!r}")
-    if not eval_pairs:
-        print("warning: no held-out pairs (pass --eval-data FILE): eval/ metrics will be missing", file=sys.stderr)
-    model, tokenizer = load_model(cfg.model, cache_dir=cfg.cache_dir or None)
-    model.to(device)
-    if not cfg.full_finetune:
-        target_modules(model, lora_config(cfg))  # a bad target fails now, not after the reference pass
+    model, tokenizer = load_base(cfg, device)
     trunc = Truncation(cfg.max_length, cfg.max_prompt_length)
     train, evals = tokenize_pairs(tokenizer, train_pairs, trunc), tokenize_pairs(tokenizer, eval_pairs, trunc)
-    print(f"pairs: {len(train.examples)} train ({train.truncated} truncated, {train.dropped} dropped, {skipped} invalid "
-          f"skipped), {len(evals.examples)} eval ({evals.truncated} truncated, {evals.dropped} dropped)", file=sys.stderr)
+    print(f"pairs: {len(train.examples)} train ({train.truncated} truncated, {train.dropped} dropped), "
+          f"{len(evals.examples)} eval ({evals.truncated} truncated, {evals.dropped} dropped), "
+          f"{record['invalid_skipped']} invalid lines skipped", file=sys.stderr)
     if not train.examples:
         raise ValueError("no training pairs left after truncation")
 
@@ -112,6 +96,63 @@ def run_training(cfg: TrainConfig, plan: DataPlan | None = None) -> Path:
         ref_train = ref(train.examples)
         ref_eval = ref(evals.examples) if evals.examples else None
 
+    make_trainable(model, cfg)
+    data = {**record, "train_pairs": len(train.examples), "eval_pairs": len(evals.examples),
+            "truncated": train.truncated, "dropped": train.dropped}
+    write_run_config(run_dir, cfg, model, data)
+    log = open_log(run_dir, cfg)
+    try:
+        fit(model, cfg, train_examples=train.examples, eval_examples=evals.examples, pad_id=tokenizer.pad_token_id,
+            run_dir=run_dir, device=device, ref_train=ref_train, ref_eval=ref_eval, log=log)
+    finally:
+        log.finish()
+    save_policy(model, tokenizer, cfg, run_dir)
+    return run_dir
+
+
+def start_run(cfg: TrainConfig) -> tuple[TrainConfig, Path, torch.device]:
+    """(cfg with its run folder in `out`, the run folder, the device); refuses to start over an existing run
+    unless resuming; seeds every RNG."""
+    name = cfg.strategy if cfg.algo == "dpo" else f"{cfg.algo}-{cfg.strategy}"
+    run_dir = Path(cfg.resume or cfg.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if not cfg.resume and (run_dir / "checkpoints").exists():
+        raise FileExistsError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
+    cfg = dataclasses.replace(cfg, out=str(run_dir))
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    configure_device(device)
+    return cfg, run_dir, device
+
+
+def read_plan(cfg: TrainConfig, plan: DataPlan | None) -> tuple[list[PreferencePair], list[PreferencePair], dict]:
+    """(train pairs, eval pairs, their record for config.json: files with hashes, pairs per file, invalid lines)."""
+    plan = plan or DataPlan([Path(p) for p in cfg.data], [Path(p) for p in cfg.eval_data])
+    if not plan.train:
+        raise ValueError("no training pair files: pass --data FILE (train.py resolves --strategy into files)")
+    train_files, eval_files, weights = plan.train, plan.eval, plan.weights
+    train_pairs, train_counts, skipped = load_pairs(train_files, cfg, cfg.max_train_pairs, weights=weights)
+    eval_weights = weights if weights and len(eval_files) == len(weights) else None
+    eval_pairs, eval_counts, eval_skipped = (load_pairs(eval_files, cfg, cfg.max_eval_pairs, weights=eval_weights)
+                                             if eval_files else ([], [], 0))
+    if not eval_pairs:
+        print("warning: no held-out pairs (pass --eval-data FILE): eval/ metrics will be missing", file=sys.stderr)
+    record = {"train_files": [file_record(f) for f in train_files], "eval_files": [file_record(f) for f in eval_files],
+              "train_pairs_per_file": train_counts, "eval_pairs_per_file": eval_counts,
+              "invalid_skipped": skipped + eval_skipped}
+    return train_pairs, eval_pairs, record
+
+
+def load_base(cfg: TrainConfig, device: torch.device):
+    """(model, tokenizer) of cfg.model on `device`; a LoRA target that matches nothing fails now."""
+    model, tokenizer = load_model(cfg.model, cache_dir=cfg.cache_dir or None)
+    model.to(device)
+    if not cfg.full_finetune:
+        target_modules(model, lora_config(cfg))  # a bad target fails now, not after the reference pass
+    return model, tokenizer
+
+
+def make_trainable(model, cfg: TrainConfig) -> None:
+    """Dropout off; LoRA adapters (A drawn from cfg.seed) or every weight trainable; activation checkpointing."""
     disable_dropout(model)
     if cfg.full_finetune:
         model.requires_grad_(True)
@@ -121,25 +162,20 @@ def run_training(cfg: TrainConfig, plan: DataPlan | None = None) -> Path:
     if cfg.gradient_checkpointing:
         enable_activation_checkpointing(model)
 
-    data = {"train_files": [file_record(f) for f in train_files], "eval_files": [file_record(f) for f in eval_files],
-            "train_pairs_per_file": train_counts, "eval_pairs_per_file": eval_counts,
-            "train_pairs": len(train.examples), "eval_pairs": len(evals.examples), "truncated": train.truncated,
-            "dropped": train.dropped, "invalid_skipped": skipped + eval_skipped}
-    write_run_config(run_dir, cfg, model, data)
-    log = MetricsLog(run_dir, wandb_project=cfg.wandb_project if cfg.wandb else "", wandb_run_name=cfg.wandb_run_name,
-                     config=dataclasses.asdict(cfg), resume=bool(cfg.resume))
-    try:
-        fit(model, cfg, train_examples=train.examples, eval_examples=evals.examples, pad_id=tokenizer.pad_token_id,
-            run_dir=run_dir, device=device, ref_train=ref_train, ref_eval=ref_eval, log=log)
-    finally:
-        log.finish()
+
+def open_log(run_dir: Path, cfg: TrainConfig) -> MetricsLog:
+    return MetricsLog(run_dir, wandb_project=cfg.wandb_project if cfg.wandb else "", wandb_run_name=cfg.wandb_run_name,
+                      config=dataclasses.asdict(cfg), resume=bool(cfg.resume))
+
+
+def save_policy(model, tokenizer, cfg: TrainConfig, run_dir: Path) -> None:
+    """adapter/ (PEFT format) or model/ (full fine-tune), and curves.png."""
     if cfg.full_finetune:
         model.save_pretrained(run_dir / "model")
         tokenizer.save_pretrained(run_dir / "model")
     else:
         save_adapter(model, run_dir / "adapter", base_model_name=cfg.model)
     plot_curves([run_dir], run_dir / "curves.png")
-    return run_dir
 
 
 def lora_config(cfg: TrainConfig) -> LoRAConfig:

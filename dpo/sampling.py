@@ -2,6 +2,7 @@
 
 generate(model, tokenizer, prompts, max_new_tokens=..., temperature=0.0, top_p=1.0, seed=0,
          batch_size=16, precision="bf16", system=None) -> list[str]
+generate_ids(model, prompt_ids, cfg, pad_id=..., stop_id=...) -> list[list[int]]   (token ids in and out)
 
 How it is fast (bench/bench_generate.py measures it against plain HF generate):
   - our own forward over the model's modules (Llama layer layout) with a pre-allocated KV cache: no
@@ -210,27 +211,36 @@ def inference_copy(model: torch.nn.Module, precision: str) -> torch.nn.Module:
 
 
 @torch.inference_mode()
+def generate_ids(model, prompt_ids: list[list[int]], cfg: SamplingConfig, *, pad_id: int, stop_id: int,
+                 batch_size: int = 16, precision: str = "bf16", progress=None) -> list[list[int]]:
+    """New token ids for each tokenized prompt (stop_id excluded: a row shorter than cfg.max_new_tokens
+    stopped on it). Row i draws from row_generator(cfg.seed, i), so a prompt's sample depends on neither the
+    batch size nor the other prompts."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = sorted(range(len(prompt_ids)), key=lambda i: len(prompt_ids[i]))
+    check_layout(model)
+    net = inference_copy(model, precision)
+    out: list[list[int]] = [[] for _ in prompt_ids]
+    with eval_mode(net):
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            generators = [row_generator(cfg.seed, i) for i in batch]
+            new = decode_batch(net, [prompt_ids[i] for i in batch], cfg, generators, pad_id=pad_id, stop_id=stop_id)
+            for i, ids in zip(batch, new):
+                out[i] = ids
+            if progress is not None:
+                progress(len(batch))
+    return out
+
+
 def generate(model, tokenizer, prompts: list[str | list[dict]], *, max_new_tokens: int, temperature: float = 0.0,
              top_p: float = 1.0, seed: int = 0, batch_size: int = 16, precision: str = "bf16",
              system: str | None = None, progress=None) -> list[str]:
     """Decode a response for every prompt (chat template + assistant header, as in training) and return
     the texts in prompt order. `progress` (optional) is called with the number of prompts finished."""
     cfg = SamplingConfig(max_new_tokens, temperature, top_p, seed)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     encoded = [encode_prompt(tokenizer, p, system) for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
-    check_layout(model)
-    net = inference_copy(model, precision)
-    pad_id = tokenizer.pad_token_id
-    texts: list[str] = [""] * len(prompts)
-    with eval_mode(net):
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            new = decode_batch(net, [encoded[i] for i in batch], cfg, [row_generator(seed, i) for i in batch],
-                               pad_id=pad_id, stop_id=end_of_turn_id(tokenizer))
-            for i, ids in zip(batch, new):
-                texts[i] = tokenizer.decode(ids, skip_special_tokens=True)
-            if progress is not None:
-                progress(len(batch))
-    return texts
+    new = generate_ids(model, encoded, cfg, pad_id=tokenizer.pad_token_id, stop_id=end_of_turn_id(tokenizer),
+                       batch_size=batch_size, precision=precision, progress=progress)
+    return [tokenizer.decode(ids, skip_special_tokens=True) for ids in new]

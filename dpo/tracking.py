@@ -20,6 +20,11 @@ from .files import atomic_write, write_text
 PANELS = {"loss": ("loss",), "reward accuracy and margin": ("rewards/accuracies", "rewards/margins"),
           "log-probs of chosen and rejected": ("logps/chosen", "logps/rejected"), "grad norm": ("grad_norm",),
           "learning rate": ("lr",)}
+# rlhf/: reward model, PPO, GRPO (a figure holds the groups its runs logged)
+RLHF_PANELS = {"reward-model accuracy and margin": ("accuracy", "margin"),
+               "score and RLHF reward": ("objective/scores", "objective/rlhf_reward"), "KL to the reference": ("objective/kl",),
+               "policy and value losses": ("loss/policy", "loss/value"), "entropy": ("policy/entropy",),
+               "clip fraction and approx. KL": ("policy/clipfrac", "policy/approxkl")}
 
 
 class MetricsLog:
@@ -66,8 +71,9 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 
 def curves_figure(run_dirs: Sequence[str | Path]):
-    """A matplotlib Figure (Agg canvas) with one panel per PANELS group against step: each metric of each run
-    in its own colour, training solid, held-out (eval/) dashed with dots, on the same axes."""
+    """A matplotlib Figure (Agg canvas) with one panel per PANELS or RLHF_PANELS group that some run logged,
+    against step: each metric of each run in its own colour, training solid, held-out (eval/) dashed with dots,
+    on the same axes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     labels = [Path(d).name for d in run_dirs]
@@ -77,13 +83,16 @@ def curves_figure(run_dirs: Sequence[str | Path]):
         runs[label] = read_metrics(Path(run_dir))
         if not runs[label]:
             raise ValueError(f"{run_dir}: no metrics.jsonl with records (not a run folder, or no step finished)")
-    cols, rows = 3, math.ceil(len(PANELS) / 3)
+    logged = {k for records in runs.values() for r in records for k in r}
+    panels = {title: metrics for title, metrics in {**PANELS, **RLHF_PANELS}.items()
+              if any(p + m in logged for m in metrics for p in ("", "eval/"))}
+    cols, rows = 3, math.ceil(len(panels) / 3)
     fig = Figure(figsize=(4.6 * cols, 3.6 * rows))
     FigureCanvasAgg(fig)
     axes = list(fig.subplots(rows, cols, squeeze=False).flat)
-    for ax in axes[len(PANELS):]:
+    for ax in axes[len(panels):]:
         ax.remove()
-    for ax, (title, metrics) in zip(axes, PANELS.items()):
+    for ax, (title, metrics) in zip(axes, panels.items()):
         colour = 0
         for run, records in runs.items():
             for name in metrics:

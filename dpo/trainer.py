@@ -1,4 +1,6 @@
 """The DPO training loop: concatenated_forward -> preference_loss -> step. Everything else is passed in.
+Its skeleton, train_loop (resume, schedule, eval, metrics, checkpoints, Ctrl-C), also runs the reward model
+(fit with its own loss_fn) and PPO and GRPO (their own step) of rlhf/.
 
 One optimizer step = up to `grad_accum` micro-batches of `batch_size` pairs (a step never crosses an
 epoch's end). The learning rate warms up linearly over `warmup_ratio` of the steps, then decays on a
@@ -8,6 +10,7 @@ continues exactly (bit-identical on the CPU).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import shutil
@@ -15,9 +18,9 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -46,6 +49,7 @@ class TrainState:
     position: int = 0  # micro-batches of that epoch already consumed
     tokens: int = 0  # non-padding tokens seen
     skipped: int = 0  # fp16 steps skipped by the GradScaler (inf/NaN gradients)
+    extra: dict = field(default_factory=dict)  # an algorithm's own state (e.g. PPO's adaptive KL coefficient)
 
 
 MAX_CONSECUTIVE_SKIPS = 25  # fp16: more skipped steps in a row than this means the run diverged
@@ -97,15 +101,16 @@ def total_steps(n_pairs: int, cfg: TrainConfig) -> int:
     return cfg.max_steps or cfg.epochs * steps_per_epoch(n_pairs, cfg)
 
 
-def next_step_batches(lengths: Sequence[int], cfg: TrainConfig, state: TrainState) -> tuple[list[list[int]], int, int]:
-    """The micro-batches of the next optimizer step: up to grad_accum of them, never crossing an epoch's end
-    (so --epochs 1 sees each pair once). Returns (batches, epoch, position after them)."""
+def next_step_batches(lengths: Sequence[int], cfg: TrainConfig, state: TrainState,
+                      per_step: int | None = None) -> tuple[list[list[int]], int, int]:
+    """The micro-batches of the next optimizer step: up to per_step (default grad_accum) of them, never crossing
+    an epoch's end (so --epochs 1 sees each pair once). Returns (batches, epoch, position after them)."""
     epoch, position = state.epoch, state.position
     order = batch_order(lengths, cfg.batch_size, seed=cfg.seed, epoch=epoch, group_by_length=cfg.group_by_length)
     if position >= len(order):
         epoch, position = epoch + 1, 0
         order = batch_order(lengths, cfg.batch_size, seed=cfg.seed, epoch=epoch, group_by_length=cfg.group_by_length)
-    batches = order[position:position + cfg.grad_accum]
+    batches = order[position:position + (per_step or cfg.grad_accum)]
     return batches, epoch, position + len(batches)
 
 
@@ -131,10 +136,17 @@ class DeferredInterrupt:
         return False
 
 
+LossFn = Callable[..., tuple[torch.Tensor, dict]]  # (model, batch, reference or None, cfg) -> (mean loss, metrics)
+DPO_SHOW = {"loss": "loss", "acc": "rewards/accuracies"}  # progress bar: label -> metric
+DPO_SUMMARY = ("loss", "eval/loss", "eval/rewards/accuracies", "eval/rewards/margins")  # printed at the end
+
+
 def train_step(model, batches: list[list[int]], train_examples: Sequence[dict], ref_train: ReferenceLogps | None,
-               cfg: TrainConfig, pad_id: int, device: torch.device, optimizer, scaler, params) -> dict:
+               cfg: TrainConfig, pad_id: int, device: torch.device, optimizer, scaler, params,
+               loss_fn: LossFn | None = None) -> dict:
     """One optimizer step over micro-batches; each micro-batch's mean loss is weighted by its share of the
-    step's pairs, so the step's gradient is that of the mean loss over all its pairs."""
+    step's pairs, so the step's gradient is that of the mean loss over all its pairs. loss_fn: pair_loss."""
+    loss_fn = loss_fn or pair_loss
     optimizer.zero_grad(set_to_none=True)
     n_pairs = sum(len(idx) for idx in batches)
     sums: dict[str, float] = {}
@@ -142,53 +154,94 @@ def train_step(model, batches: list[list[int]], train_examples: Sequence[dict], 
     for idx in batches:
         batch = {k: v.to(device) for k, v in collate([train_examples[i] for i in idx], pad_id).items()}
         with autocast(device, cfg.precision):
-            loss, m = pair_loss(model, batch, ref_train.select(idx) if ref_train else None, cfg)
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(f"loss is {loss.item()}")
+            loss, m = loss_fn(model, batch, ref_train.select(idx) if ref_train else None, cfg)
+        check_finite(loss)
         weight = len(idx) / n_pairs
         scaler.scale(loss * weight).backward()
         for k, v in m.items():
             sums[k] = sums.get(k, 0.0) + float(v) * weight
         tokens += int(batch["chosen_attention_mask"].sum() + batch["rejected_attention_mask"].sum())
+    return {**sums, **optimizer_step(optimizer, scaler, params, cfg.max_grad_norm), "tokens": tokens}
+
+
+def check_finite(loss: torch.Tensor) -> None:
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(f"loss is {loss.item()}")
+
+
+def optimizer_step(optimizer, scaler, params, max_grad_norm: float) -> dict:
+    """Unscale the gradients, clip their norm, step (with fp16 the scaler skips a step with inf/NaN gradients)
+    and update the scale. Returns {grad_norm, grad_scale (the scale the step ran with), skipped (1.0 or 0.0)}."""
     scaler.unscale_(optimizer)
-    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_grad_norm))
     if not math.isfinite(grad_norm) and not scaler.is_enabled():  # with fp16 the scaler skips such a step
         raise TrainingDiverged(f"gradient norm is {grad_norm}")
     scale = scaler.get_scale() if scaler.is_enabled() else 1.0
     scaler.step(optimizer)
     scaler.update()
     skipped = scaler.is_enabled() and scaler.get_scale() < scale
-    return {**sums, "grad_norm": grad_norm, "grad_scale": scale, "skipped": float(skipped), "tokens": tokens}
+    return {"grad_norm": grad_norm, "grad_scale": scale, "skipped": float(skipped)}
 
 
-def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[dict], eval_examples: Sequence[dict],
-        pad_id: int, run_dir: Path, device: torch.device, ref_train: ReferenceLogps | None = None,
-        ref_eval: ReferenceLogps | None = None, log: MetricsLog | None = None) -> dict:
-    """Train `model` (its trainable parameters) on tokenized pairs; returns the last logged metrics.
-
-    Resumes from the newest checkpoint in run_dir/checkpoints if there is one. Ctrl-C finishes the current
-    step, saves it and raises KeyboardInterrupt; a non-finite loss or gradient (or, in fp16, more than
-    MAX_CONSECUTIVE_SKIPS skipped steps in a row) raises TrainingDiverged and keeps the last good checkpoint.
-    """
-    if cfg.loss not in REFERENCE_FREE and (ref_train is None or (eval_examples and ref_eval is None)):
-        raise ValueError(f"loss {cfg.loss!r} needs reference log-probs")
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device, steps: int):
+    """(trainable parameters, AdamW (fused on CPU and CUDA), warmup + cosine LambdaLR over `steps` steps)."""
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                   fused=device.type in ("cpu", "cuda"))
-    steps = total_steps(len(train_examples), cfg)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(math.ceil(cfg.warmup_ratio * steps), steps))
+    return params, optimizer, scheduler
+
+
+def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[dict], eval_examples: Sequence[dict],
+        pad_id: int, run_dir: Path, device: torch.device, ref_train: ReferenceLogps | None = None,
+        ref_eval: ReferenceLogps | None = None, log: MetricsLog | None = None, loss_fn: LossFn | None = None,
+        show: dict[str, str] = DPO_SHOW, summary: Sequence[str] = DPO_SUMMARY) -> dict:
+    """Train `model` (its trainable parameters) on tokenized pairs; returns the last logged metrics.
+
+    loss_fn (default pair_loss, DPO) maps (model, batch, reference log-probs or None, cfg) to the batch's mean
+    loss and its metrics; the reward model passes its own, with its progress-bar and summary metrics.
+    Resumes, stops and diverges as train_loop says.
+    """
+    if loss_fn is None and cfg.loss not in REFERENCE_FREE and (ref_train is None or (eval_examples and ref_eval is None)):
+        raise ValueError(f"loss {cfg.loss!r} needs reference log-probs")
+    loss_fn = loss_fn or pair_loss
+    steps = total_steps(len(train_examples), cfg)
+    params, optimizer, scheduler = make_optimizer(model, cfg, device, steps)
     scaler = grad_scaler(device, cfg.precision)
+    lengths = [len(ex["chosen_input_ids"]) + len(ex["rejected_input_ids"]) for ex in train_examples]
+
+    def step(state: TrainState) -> tuple[dict, TrainState]:
+        batches, epoch, position = next_step_batches(lengths, cfg, state)
+        out = train_step(model, batches, train_examples, ref_train, cfg, pad_id, device, optimizer, scaler, params, loss_fn)
+        return out, dataclasses.replace(state, epoch=epoch, position=position)
+
+    return train_loop(model, cfg, steps=steps, run_dir=run_dir, optimizer=optimizer, scheduler=scheduler,
+                      scaler=scaler, step=step, log=log or MetricsLog(run_dir), show=show, summary=summary,
+                      evaluate=lambda: evaluate_pairs(model, eval_examples, ref_eval, cfg, pad_id, device, loss_fn))
+
+
+def train_loop(model: torch.nn.Module, cfg: TrainConfig, *, steps: int, run_dir: Path, optimizer, scheduler, scaler,
+               step: Callable[[TrainState], tuple[dict, TrainState]], evaluate: Callable[[], dict], log: MetricsLog,
+               show: dict[str, str], summary: Sequence[str]) -> dict:
+    """The loop every algorithm shares; returns the last logged metrics.
+
+    Resumes from the newest checkpoint in run_dir/checkpoints if there is one. Each iteration calls
+    step(state), which runs the optimizer step(s) and returns its metrics (with "tokens" and "skipped") and the
+    state with its data position (epoch, position, extra) moved on; then the lr schedule steps, evaluate() runs
+    every cfg.eval_every steps and at the end, metrics go to metrics.jsonl (and W&B), and a checkpoint is saved
+    every cfg.save_every steps and at the end. Ctrl-C finishes the current step, saves it and raises
+    KeyboardInterrupt; a non-finite loss or gradient (or, in fp16, more than MAX_CONSECUTIVE_SKIPS skipped
+    steps in a row) raises TrainingDiverged and keeps the last good checkpoint.
+    """
     state = TrainState()
     ckpt_dir = run_dir / "checkpoints"
     last = latest_checkpoint(ckpt_dir)
     if last is not None:
         state = load_checkpoint(last, model, optimizer, scheduler, scaler)
-    log = log or MetricsLog(run_dir)
     log.truncate_after(state.step)
 
-    lengths = [len(ex["chosen_input_ids"]) + len(ex["rejected_input_ids"]) for ex in train_examples]
     model.train()
     metrics: dict = {}
     first_step, started, skips_in_a_row = state.step, time.perf_counter(), 0
@@ -197,10 +250,9 @@ def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[di
         with DeferredInterrupt() as interrupt:
             while state.step < steps:
                 t0 = time.perf_counter()
-                batches, epoch, position = next_step_batches(lengths, cfg, state)
                 lr = scheduler.get_last_lr()[0]
                 try:
-                    out = train_step(model, batches, train_examples, ref_train, cfg, pad_id, device, optimizer, scaler, params)
+                    out, moved = step(state)
                     skips_in_a_row = skips_in_a_row + 1 if out["skipped"] else 0
                     if skips_in_a_row > MAX_CONSECUTIVE_SKIPS:
                         raise TrainingDiverged(f"{skips_in_a_row} fp16 steps in a row had inf/NaN gradients")
@@ -209,15 +261,16 @@ def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[di
                                            f"Last good checkpoint: {latest_checkpoint(ckpt_dir) or 'none'}") from None
                 scheduler.step()
                 tokens = out.pop("tokens")
-                state = TrainState(state.step + 1, epoch, position, state.tokens + tokens, state.skipped + int(out["skipped"]))
+                state = dataclasses.replace(moved, step=state.step + 1, tokens=state.tokens + tokens,
+                                            skipped=state.skipped + int(out["skipped"]))
                 elapsed = time.perf_counter() - t0
                 metrics = {**out, "skipped": state.skipped, "lr": lr, "tokens_per_second": tokens / elapsed,
-                           "step_time": elapsed, "epoch": epoch}
+                           "step_time": elapsed, "epoch": state.epoch}
                 if state.step % cfg.eval_every == 0 or state.step == steps:
-                    metrics.update(evaluate_pairs(model, eval_examples, ref_eval, cfg, pad_id, device))
+                    metrics.update(evaluate())
                 log.log(metrics, state.step)
                 bar.update()
-                bar.set_postfix(loss=f"{out['loss']:.4f}", acc=f"{out['rewards/accuracies']:.2f}", s_per_step=f"{elapsed:.2f}")
+                bar.set_postfix({label: f"{out[key]:.4f}" for label, key in show.items()} | {"s_per_step": f"{elapsed:.2f}"})
                 if state.step % cfg.save_every == 0 or state.step == steps or interrupt.requested:
                     save_checkpoint(ckpt_dir, model, optimizer, scheduler, scaler, state, cfg)
                 if interrupt.requested:
@@ -228,16 +281,16 @@ def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[di
     model.eval()
     done, wall = state.step - first_step, time.perf_counter() - started
     if done:
-        summary = ", ".join(f"{k} {metrics[k]:.4f}" for k in ("loss", "eval/loss", "eval/rewards/accuracies",
-                                                                  "eval/rewards/margins") if k in metrics)
-        print(f"trained {done} steps in {wall:.1f} s ({wall / done:.2f} s/step); {summary}", file=sys.stderr)
+        said = ", ".join(f"{k} {metrics[k]:.4f}" for k in summary if k in metrics)
+        print(f"trained {done} steps in {wall:.1f} s ({wall / done:.2f} s/step); {said}", file=sys.stderr)
     return metrics
 
 
 @torch.no_grad()
 def evaluate_pairs(model, examples: Sequence[dict], ref: ReferenceLogps | None, cfg: TrainConfig,
-                   pad_id: int, device: torch.device) -> dict:
-    """Loss and reward metrics on held-out pairs, averaged over pairs, under `eval/`."""
+                   pad_id: int, device: torch.device, loss_fn: LossFn | None = None) -> dict:
+    """Loss and metrics of loss_fn (default pair_loss) on held-out pairs, averaged over pairs, under `eval/`."""
+    loss_fn = loss_fn or pair_loss
     if not examples:
         return {}
     totals: dict[str, float] = {}
@@ -246,7 +299,7 @@ def evaluate_pairs(model, examples: Sequence[dict], ref: ReferenceLogps | None, 
             idx = list(range(start, min(start + cfg.batch_size, len(examples))))
             batch = {k: v.to(device) for k, v in collate([examples[i] for i in idx], pad_id).items()}
             with autocast(device, cfg.precision):
-                _, m = pair_loss(model, batch, ref.select(idx) if ref else None, cfg)
+                _, m = loss_fn(model, batch, ref.select(idx) if ref else None, cfg)
             for k, v in m.items():
                 totals[k] = totals.get(k, 0.0) + float(v) * len(idx)
     return {f"eval/{k}": v / len(examples) for k, v in totals.items()}
