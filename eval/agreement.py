@@ -90,7 +90,7 @@ def cohen_kappa(a: Sequence, b: Sequence, categories: Sequence | None = None, *,
         return (i - j) ** 2 / (k - 1) ** 2 if weighted else float(i != j)
     disagree = sum(w(i, j) * observed[i][j] for i in range(k) for j in range(k))
     expected = sum(w(i, j) * rows[i] * cols[j] / n for i in range(k) for j in range(k))
-    return 1 - disagree / expected if expected else (1.0 if disagree == 0 else math.nan)
+    return 1 - disagree / expected if expected else math.nan  # one category used by both: undefined
 
 
 def label_agreement(human: Sequence[str], judge: Sequence[str]) -> dict:
