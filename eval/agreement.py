@@ -1,12 +1,11 @@
 """How far the automatic judges agree with answers labelled by hand (data/eval/judge_labels.jsonl).
 
 Label file, JSONL, one labelled answer a line:
-  {"id": str, "prompt": str, "answer": str, "good": str, "easy": str,
-   "labels": {"recommends": "good"|"easy"|"neither", "common_good": 1-5, "factual": 1-5, "preachy": 1-5,
-              "engaging": 1-5}, "meta": {...}}
-`good`/`easy` state the common-good and the convenient recommendation (as an open item's meta.good/easy);
-`recommends` is required, the four rubric scores are optional (each statistic uses the lines that have it).
-Labels may also stand at the top level of the line instead of under "labels".
+  {"id": str, "prompt_id": str, "prompt": str, "answer": str, "recommends": "good"|"easy"|"neither",
+   "labels": {"common_good": 1-5, "factual": 1-5, "preachy": 1-5, "engaging": 1-5}, "rationale": str, ...}
+The two recommendations at stake come from the open item `prompt_id` names (its meta.good and meta.easy), or
+from "good"/"easy" fields on the line. `recommends` is required, the four rubric scores are optional (each
+statistic uses the lines that have them); any label may stand at the top level or under "labels".
 
 Statistics (n = answers both sides labelled):
   accuracy          share of answers where the judge's label equals the hand label.
@@ -27,6 +26,7 @@ from typing import Any, Sequence
 
 from dpo.data import DataError, jsonl_lines, parse_json
 from eval.judge import CRITERIA
+from eval.suites import Item
 
 LABELS_FILE = Path(__file__).resolve().parents[1] / "data" / "eval" / "judge_labels.jsonl"
 RECOMMENDS = ("good", "easy", "neither")
@@ -47,15 +47,23 @@ class Labelled:
     scores: dict[str, int] = field(default_factory=dict)
 
 
-def parse_label(obj: Any, where: str) -> Labelled:
+def parse_label(obj: Any, where: str, options: dict[str, tuple[str, str]]) -> Labelled:
+    """One label line; `options` maps open item ids to their (good, easy) statements."""
     if not isinstance(obj, dict):
         raise LabelError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    labels = obj.get("labels") if isinstance(obj.get("labels"), dict) else obj
-    for name in ("id", "prompt", "answer", "good", "easy"):
+    labels = dict(obj, **obj["labels"]) if isinstance(obj.get("labels"), dict) else obj
+    for name in ("id", "prompt", "answer"):
         if not (isinstance(obj.get(name), str) and obj[name].strip()):
             raise LabelError(f"{where}: field '{name}' must be a non-empty string")
     if labels.get("recommends") not in RECOMMENDS:
         raise LabelError(f"{where}: field 'recommends' must be one of {', '.join(RECOMMENDS)}, got {labels.get('recommends')!r}")
+    if isinstance(obj.get("good"), str) and isinstance(obj.get("easy"), str):
+        good, easy = obj["good"], obj["easy"]
+    elif obj.get("prompt_id") in options:
+        good, easy = options[obj["prompt_id"]]
+    else:
+        raise LabelError(f"{where}: field 'prompt_id' {obj.get('prompt_id')!r} names no open item with meta.good and "
+                         "meta.easy (or give 'good' and 'easy' on the line)")
     scores = {}
     for name in CRITERIA:
         value = labels.get(name)
@@ -63,11 +71,13 @@ def parse_label(obj: Any, where: str) -> Labelled:
             if not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5):
                 raise LabelError(f"{where}: field '{name}' must be an integer from 1 to 5, got {value!r}")
             scores[name] = value
-    return Labelled(obj["id"], obj["prompt"], obj["answer"], obj["good"], obj["easy"], labels["recommends"], scores)
+    return Labelled(obj["id"], obj["prompt"], obj["answer"], good, easy, labels["recommends"], scores)
 
 
-def read_labels(path: str | os.PathLike = LABELS_FILE) -> list[Labelled]:
-    rows = [parse_label(parse_json(line, where, LabelError), where)
+def read_labels(path: str | os.PathLike = LABELS_FILE, open_items: Sequence[Item] = ()) -> list[Labelled]:
+    """The labelled answers; `open_items` supply the recommendations of the items named by prompt_id."""
+    options = {i.id: (i.meta["good"], i.meta["easy"]) for i in open_items if i.kind == "open"}
+    rows = [parse_label(parse_json(line, where, LabelError), where, options)
             for where, _, line in jsonl_lines(Path(path), error=LabelError, what="label file")]
     if not rows:
         raise LabelError(f"{path}: no labelled answers")

@@ -50,7 +50,7 @@ class EvalConfig:
     no_suites: bool = False  # only BBQ (with bbq)
     bbq: str = ""  # a BBQ-format JSONL file
     bbq_limit: int = 0  # a seeded sample of BBQ examples; 0 = all
-    labels: str = ""  # hand-labelled answers for the judges' agreement; empty: data/eval/judge_labels.jsonl if present
+    labels: str = ""  # hand-labelled answers for the judges' agreement; empty: data/eval/judge_labels.jsonl with the project suites
     test_pairs: list[str] = field(default_factory=list)  # NAME=FILE; empty: exposure test (+ legends test if built)
     out: str = "reports/eval"  # /reports/ is git-ignored
     seed: int = 0
@@ -175,14 +175,14 @@ def evaluate_model(model, tokenizer, items: list[Item], bbq: list, pairs: dict[s
     return plain(out)
 
 
-def judges_agreement(cfg: EvalConfig, encoder) -> dict:
+def judges_agreement(cfg: EvalConfig, encoder, open_items: list[Item]) -> dict:
     """The embedding judge's (and the LLM judge's) agreement with the hand-labelled answers."""
-    path = Path(cfg.labels) if cfg.labels else LABELS_FILE
-    if not path.is_file():
+    path = Path(cfg.labels) if cfg.labels else LABELS_FILE  # the project's labels go with the project's suites
+    if not path.is_file() or (not cfg.labels and cfg.suites):
         if cfg.labels:
             raise FileNotFoundError(f"{path}: no label file")
         return {}
-    rows = read_labels(path)
+    rows = read_labels(path, open_items)
     out: dict = {"file": str(path), "answers": len(rows)}
     verdicts = embedding.judge(*encoder, [r.answer for r in rows], [r.good for r in rows], [r.easy for r in rows])
     out["embedding"] = label_agreement([r.recommends for r in rows], [v.label for v in verdicts])
@@ -198,7 +198,8 @@ def run(cfg: EvalConfig) -> dict:
     """Evaluate the base model and every adapter; returns the results dict."""
     torch.manual_seed(cfg.seed)
     suite_paths = [] if cfg.no_suites else [Path(p) for p in cfg.suites] or project_suites()
-    items = select(read_suites(suite_paths), cfg.limit, cfg.seed) if suite_paths else []
+    every_item = read_suites(suite_paths)
+    items = select(every_item, cfg.limit, cfg.seed)
     bbq = read_bbq(cfg.bbq) if cfg.bbq else []
     if 0 < cfg.bbq_limit < len(bbq):
         bbq = [bbq[i] for i in sorted(random.Random(cfg.seed).sample(range(len(bbq)), cfg.bbq_limit))]
@@ -224,5 +225,6 @@ def run(cfg: EvalConfig) -> dict:
                           "models": {n: {k: v for k, v in m["bbq"].items() if k != "predictions"}
                                      for n, m in results["models"].items()}}
     if encoder is not None or cfg.labels:
-        results["judge_agreement"] = judges_agreement(cfg, encoder or load_encoder(cfg.cache_dir or None))
+        results["judge_agreement"] = judges_agreement(cfg, encoder or load_encoder(cfg.cache_dir or None),
+                                                      [i for i in every_item if i.kind == "open"])
     return results

@@ -12,7 +12,7 @@ choices between replies (a sum favours short options); the sum is the model's ow
 (decisions: p(yes) uses it). Both are kept.
 
 Every option of an item sees the same prompt: when the prompt is too long, the cut is decided once per item,
-on its longest option (`item_prompt`), never per option. The prompt is computed once per item: prompts are
+on its longest option (dpo.data.cut_prompt), never per option. The prompt is computed once per item: prompts are
 run left-padded in a batch with the KV cache kept, the cache rows are repeated for each option, and the
 options run right-padded after them (for the model types whose logits are the output head on the last hidden
 state, dpo.logprobs.PLAIN_HEAD_MODELS; other models run prompt + option as whole sequences).
@@ -25,7 +25,7 @@ from typing import Sequence
 import torch
 from tqdm.auto import tqdm
 
-from dpo.data import IGNORE_INDEX, Truncation, encode_prompt, encode_response, join, pad
+from dpo.data import IGNORE_INDEX, Truncation, cut_prompt, encode_prompt, encode_response, join, pad
 from dpo.logprobs import PLAIN_HEAD_MODELS, SequenceLogps, forward_logps, hidden_logps
 from dpo.models import eval_mode
 from dpo.precision import autocast
@@ -79,15 +79,6 @@ class ItemScore:
         return out
 
 
-def item_prompt(prompt_ids: list[int], response_lengths: Sequence[int], trunc: Truncation) -> list[int]:
-    """The prompt all responses of one item are scored after: cut once, on the longest response (TRL's rule).
-    If prompt + longest response exceeds max_length and the prompt exceeds max_prompt_length, the prompt keeps
-    its last max_prompt_length tokens; then dpo.data.join cuts each response alone, never the prompt again."""
-    if len(prompt_ids) + max(response_lengths) > trunc.max_length and len(prompt_ids) > trunc.max_prompt_length:
-        return prompt_ids[-trunc.max_prompt_length:]
-    return prompt_ids
-
-
 @dataclass
 class Encoded:
     """One item tokenized: the shared prompt and each option's ids (end-of-turn included)."""
@@ -97,9 +88,10 @@ class Encoded:
 
 
 def encode_item(tokenizer, item: Item, trunc: Truncation) -> Encoded:
+    """The item's prompt, cut once for its longest option, and each option cut alone after it."""
     full_prompt = encode_prompt(tokenizer, item.prompt)
     responses = [encode_response(tokenizer, o) for o in item.options]
-    prompt = item_prompt(full_prompt, [len(r) for r in responses], trunc)
+    prompt = cut_prompt(full_prompt, max(len(r) for r in responses), trunc)
     options, cut = [], len(prompt) < len(full_prompt)
     for r in responses:
         ids, _, truncated = join(prompt, r, trunc)

@@ -16,7 +16,7 @@ from eval.drift import drift, kl_per_token, read_neutral
 from eval.heldout import preference_metrics
 from eval.metrics import bias_details, item_record
 from eval.report import log_wandb, lookup, write_report
-from eval.scoring import ItemScore, ScoringConfig, encode_item, item_prompt, score_items, shared_prompt_logps, whole_sequence_logps
+from eval.scoring import ItemScore, ScoringConfig, encode_item, score_items, shared_prompt_logps, whole_sequence_logps
 from eval.suites import Item, SuiteError, project_suites, read_suite, select
 from evaluate import main
 
@@ -174,7 +174,6 @@ def test_every_option_sees_the_same_prompt_when_it_is_cut(tiny):
     assert 100 < len(prompt) and len(prompt) + 3 <= 200 < len(prompt) + len(encode_response(tok, long.options[1]))
     enc = encode_item(tok, long, trunc)
     assert enc.prompt == prompt[-100:] and enc.truncated
-    assert enc.prompt == item_prompt(prompt, [3, 200], trunc) and item_prompt(prompt, [3, 3], trunc) == prompt
     scored = score_items(model, tok, [long], ScoringConfig(4, "fp32", 200, 100))[0]
     by_hand = [forward_logps(model, *(t[None] for t in (torch.tensor(enc.prompt + o), torch.ones(len(enc.prompt) + len(o), dtype=torch.long),
                                                           torch.tensor([IGNORE_INDEX] * len(enc.prompt) + o)))).sum.item()

@@ -178,6 +178,19 @@ LABEL = {"id": "l1", "prompt": "Which heating?", "answer": "Get the heat pump.",
          "easy": "Keep the gas boiler.", "labels": {"recommends": "good", "common_good": 5, "preachy": 1}}
 
 
+def test_label_lines_take_the_recommendations_from_their_open_item(tmp_path):
+    open_items = read_suite(OPEN)
+    line = {"id": "j1", "prompt_id": "fx-o2", "prompt": open_items[1].prompt, "answer": "Judge them on the job criteria.",
+            "recommends": "good", "labels": {"common_good": 5, "factual": 4, "preachy": 1, "engaging": 3}, "rationale": "ok"}
+    path = tmp_path / "judge_labels.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    (row,) = read_labels(path, open_items)
+    assert (row.good, row.easy) == (open_items[1].meta["good"], open_items[1].meta["easy"])
+    assert row.recommends == "good" and row.scores["engaging"] == 3
+    with pytest.raises(LabelError, match=r"judge_labels\.jsonl:1: field 'prompt_id'"):
+        read_labels(path, open_items[:1])
+
+
 def test_label_file_reader(tmp_path):
     path = tmp_path / "labels.jsonl"
     path.write_text(json.dumps(LABEL) + "\n" + json.dumps({k: v for k, v in LABEL.items() if k != "labels"} | {"id": "l2", "recommends": "easy"}) + "\n")
