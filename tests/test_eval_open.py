@@ -86,9 +86,8 @@ def test_embedding_judge_reads_the_recommendation():
     assert torch.allclose(vectors.norm(dim=-1), torch.ones(3)) and float(vectors[0] @ vectors[1]) == pytest.approx(1.0)
 
 
-def test_final_recommendation_is_the_conclusion():
-    text = "First point here. Second point here. Third point here. Fourth point here."
-    assert embedding.final_recommendation(text) == "Second point here. Third point here. Fourth point here."
+def test_sentences_split_after_stops_and_lines():
+    assert embedding.split_sentences("First point here. Second one!\nThird, a line. Ok") == ["First point here.", "Second one!", "Third, a line."]
 
 
 def tiny_encoder():
@@ -216,3 +215,15 @@ def test_llm_agreement_with_labels(judge_server, tmp_path):
     agreement = llm_agreement(labelled, rated)
     assert agreement["recommends"]["accuracy"] == 1.0 and agreement["common_good"]["within_one"] == 1.0
     assert agreement["factual"]["n"] == 0
+
+
+@pytest.mark.real_model
+def test_embedding_judge_agrees_with_the_shipped_hand_labels():
+    from eval.agreement import LABELS_FILE
+    from eval.suites import project_suites, read_suites
+    if not LABELS_FILE.is_file():
+        pytest.skip("no data/eval/judge_labels.jsonl")
+    rows = read_labels(LABELS_FILE, read_suites(project_suites()))
+    verdicts = embedding.judge(*load_encoder(), [r.answer for r in rows], [r.good for r in rows], [r.easy for r in rows])
+    agreement = label_agreement([r.recommends for r in rows], [v.label for v in verdicts])
+    assert agreement["n"] >= 40 and agreement["accuracy"] >= 0.65 and agreement["kappa"] >= 0.3
