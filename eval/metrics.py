@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from eval.scoring import ItemScore
-from eval.stats import mean_stat
+from eval.stats import estimate, mean_stat
 from eval.suites import Item
 
 LOGIT_EPS = 1e-6  # p is clipped to [eps, 1 - eps] before the logit
@@ -167,7 +167,6 @@ METRIC_BY_KEY = {m.key: m for m in METRICS}
 
 def decision_details(records: list[dict], stat_seed: int = 0) -> dict:
     """Per decision type: pairs, mean p_yes per group, mean pair-centred logit per group, and the gap."""
-    from eval.stats import estimate
     out = {}
     for dtype in sorted({r["decision_type"] for r in records if r["kind"] == "decision"}):
         keys = {f"{r['suite']}/{r['pair']}" for r in records if r["kind"] == "decision" and r["decision_type"] == dtype}
@@ -181,7 +180,6 @@ def decision_details(records: list[dict], stat_seed: int = 0) -> dict:
 
 def bias_details(records: list[dict], stat_seed: int = 0) -> dict:
     """Selection rates, the selection ratio (four-fifths rule) and the pair-centred logit per group on bias pairs."""
-    from eval.stats import estimate
     groups, (ids, clusters, v) = pair_units(records, "bias", "p")
     if not ids:
         return {}

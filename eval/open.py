@@ -64,7 +64,7 @@ def answer_open(model, tokenizer, items: Sequence[Item], cfg: OpenConfig, *, enc
     choices = score_items(model, tokenizer, follow_up_items(items, answers),
                           ScoringConfig(cfg.batch_size, cfg.precision), desc="choice after answer")
     records = [{"key": item.key, "id": item.id, "kind": "open", "suite": item.suite, "cluster": item.cluster,
-                "held_out": item.held_out or bool(item.meta.get("new_domain")), "answer": answers[i],
+                "answer": answers[i],
                 **({"sampled": texts["sampled"][i]} if cfg.sampled else {}),
                 "choice_good": choices[i].correct("mean"), "p_good": choices[i].p_answer("mean")}
                for i, item in enumerate(items)]

@@ -29,7 +29,6 @@ from typing import Any, Sequence
 from dpo.data import DataError, jsonl_lines, parse_json
 
 KINDS = ("compliance", "fact", "bias", "rigidity", "decision", "open")
-CHOICE_KINDS = ("compliance", "fact", "bias", "rigidity")  # forced choice with a correct option
 PAIRED_KINDS = ("bias", "decision")  # items come in pairs that differ only in the person
 EVAL_DIR = Path(__file__).resolve().parents[1] / "data" / "eval"
 NOT_SUITES = frozenset({"judge_labels.jsonl"})  # JSONL files in data/eval/ that are not suites

@@ -15,7 +15,7 @@ from eval import pipeline
 from eval.drift import drift, kl_per_token, read_neutral
 from eval.heldout import preference_metrics
 from eval.metrics import bias_details, item_record
-from eval.report import log_wandb, lookup, write_report
+from eval.report import log_wandb, write_report
 from eval.scoring import ItemScore, ScoringConfig, encode_item, score_items, shared_prompt_logps, whole_sequence_logps
 from eval.suites import Item, SuiteError, project_suites, read_suite, select
 from evaluate import main
