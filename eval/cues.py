@@ -8,6 +8,9 @@ so a rule that cannot tell the options apart scores 1/K, like a coin:
   names_rule       the option(s) naming a rule: Directive, Regulation, Act, GDPR, Article, or the name or
                    number of an instrument in data/regulations.json (no option or every option: a tie)
   more_digits      the option with the most digits
+and, when the cue audit (exposure.audit, with scikit-learn) is installed, its trained classifier: the pairwise
+bag-of-words logistic regression fitted on a strategy's training pairs (all words, and function words only),
+picking the option it scores higher; what a model could learn from the training data's wording alone.
 A suite whose cue scores sit near 0.5 cannot reward a model for learning the cue; a model's gain over the
 base is then not explained by it. The report puts these rows under the models' rows.
 """
@@ -19,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
+from dpo.data import PreferencePair
 from eval.suites import Item
 
 REGULATIONS = Path(__file__).resolve().parents[1] / "data" / "regulations.json"
@@ -77,3 +81,22 @@ def cue_scores(items: Sequence[Item], count_tokens: Callable[[str], int]) -> dic
 
 def token_counter(tokenizer) -> Callable[[str], int]:
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def classifier_scores(items: Sequence[Item], training: dict[str, Sequence[PreferencePair]]) -> dict[str, dict[str, float]]:
+    """{"bow_all (NAME)" and "bow_function_words (NAME)": {item key: score}} for each training pair set NAME, over
+    the two-option items with a correct option; {} when the cue audit is not installed."""
+    try:
+        from exposure.audit import FUNCTION_WORDS, bow_matrices, fit_pairwise, pairwise_accuracy
+    except ImportError:
+        return {}
+    picked = [i for i in items if i.answer >= 0 and len(i.options) == 2]
+    test = [(i.options[i.answer], i.options[1 - i.answer]) for i in picked]
+    out: dict[str, dict[str, float]] = {}
+    for name, pairs in training.items():
+        train = [(p.chosen, p.rejected) for p in pairs]
+        for label, vocabulary in (("bow_all", None), ("bow_function_words", FUNCTION_WORDS)):
+            x_train, x_test, _ = bow_matrices(train, test, vocabulary)
+            scores = pairwise_accuracy(fit_pairwise(x_train), x_test)
+            out[f"{label} ({name})"] = {i.key: float(v) for i, v in zip(picked, scores)}
+    return out

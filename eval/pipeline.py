@@ -29,7 +29,7 @@ from eval import embedding
 from eval.aggregate import aggregate
 from eval.agreement import LABELS_FILE, label_agreement, llm_agreement, read_labels
 from eval.bbq import bbq_items, bbq_scores, read_bbq
-from eval.cues import cue_scores, token_counter
+from eval.cues import classifier_scores, cue_scores, token_counter
 from eval.drift import drift
 from eval.heldout import preference_metrics
 from eval.judge import JudgeConfig, rate_answers
@@ -50,6 +50,7 @@ class EvalConfig:
     no_suites: bool = False  # only BBQ (with bbq)
     bbq: str = ""  # a BBQ-format JSONL file
     bbq_limit: int = 0  # a seeded sample of BBQ examples; 0 = all
+    cue_classifier: bool = True  # the cue audit's classifier as a control (needs exposure.audit and the training pairs)
     labels: str = ""  # hand-labelled answers for the judges' agreement; empty: data/eval/judge_labels.jsonl with the project suites
     test_pairs: list[str] = field(default_factory=list)  # NAME=FILE; empty: exposure test (+ legends test if built)
     out: str = "reports/eval"  # /reports/ is git-ignored
@@ -92,14 +93,29 @@ def model_list(cfg: EvalConfig) -> list[tuple[str, Path | None]]:
     return out
 
 
-def project_pair_sets() -> dict[str, Path]:
+def project_pair_sets(split: str = "test") -> dict[str, Path]:
+    """{strategy: its pair file of `split`}: the exposure builder's, and the legends pairs' when built."""
     from exposure.builder import ensure_built
     from dpo.run import LEGENDS_FILE
-    sets = {"exposure": Path(ensure_built()["test"])}
+    sets = {"exposure": Path(ensure_built()[split])}
     if LEGENDS_FILE.exists():
         from legends.pairs import ensure_pairs
-        sets["legends"] = Path(ensure_pairs(LEGENDS_FILE, LEGENDS_FILE.parent / "pairs")["test"])
+        sets["legends"] = Path(ensure_pairs(LEGENDS_FILE, LEGENDS_FILE.parent / "pairs")[split])
     return sets
+
+
+def cue_controls(items: list[Item], tokenizer, classifier: bool = True) -> dict[str, dict[str, float]]:
+    """Per item, the score of every cue rule, and of the cue audit's classifier trained on each strategy's
+    training pairs when the audit is installed (and `classifier`)."""
+    scores = cue_scores(items, token_counter(tokenizer))
+    if not classifier or not scores["longer"]:
+        return scores
+    try:
+        import exposure.audit  # noqa: F401  (scikit-learn and the audit: optional)
+    except ImportError:
+        return scores
+    training = {name: read_pairs(path)[0] for name, path in project_pair_sets("train").items()}
+    return scores | classifier_scores(items, training)
 
 
 def pair_sets(cfg: EvalConfig) -> dict[str, list[PreferencePair]]:
@@ -216,7 +232,7 @@ def run(cfg: EvalConfig) -> dict:
         if folder is not None:
             load_adapter(model, folder)
         if name == "base":
-            results["cue_scores"] = cue_scores(items, token_counter(tokenizer))
+            results["cue_scores"] = cue_controls(items, tokenizer, cfg.cue_classifier)
         results["models"][name] = evaluate_model(model, tokenizer, items, bbq, pairs, cfg, encoder=encoder, adapter=folder)
         del model
     results.update(aggregate(results["models"], results["cue_scores"], cfg.seed))

@@ -17,7 +17,6 @@ import os
 from pathlib import Path
 
 from dpo.files import atomic_write, write_text
-from eval.cues import RULES
 from eval.metrics import METRIC_BY_KEY, METRICS
 
 PLOT = "comparison.png"
@@ -76,8 +75,7 @@ def main_table(results: dict) -> str:
         lines.append(f"| {label} | " + " | ".join(cell(g["metrics"].get(k)) for k in keys) + " |")
     for label, comps in results.get("vs_base", {}).items():
         lines.append(f"| Δ {label} − base | " + " | ".join(diff_cell(comps.get(k)) for k in keys) + " |")
-    for rule in RULES:
-        scores = results.get("cue_controls", {}).get(rule, {})
+    for rule, scores in results.get("cue_controls", {}).items():
         if scores:
             lines.append(f"| cue: {rule.replace('_', ' ')} | " + " | ".join(cell(scores.get(k)) for k in keys) + " |")
     return "\n".join(lines)

@@ -300,7 +300,7 @@ def test_evaluate_base_and_adapter_writes_report(tmp_path, monkeypatch):
     out = tmp_path / "report"
     main(["--model", "tiny-random", "--suite", *map(str, sorted(FIXTURES.glob("*.jsonl"))), "--runs", str(tmp_path / "run-*"),
           "--test-pairs", f"exposure={tmp_path / 'test.jsonl'}", "--out", str(out), "--max-new-tokens", "8",
-          "--precision", "fp32", "--labels", str(tmp_path / "labels.jsonl")])
+          "--precision", "fp32", "--labels", str(tmp_path / "labels.jsonl"), "--no-cue-classifier"])
     results = json.loads((out / "results.json").read_text())
     assert list(results["models"]) == ["base", "run-a"]
     assert results["items"] == {"bias": 4, "compliance": 4, "decision": 4, "fact": 2, "open": 2, "rigidity": 2}

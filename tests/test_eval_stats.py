@@ -118,3 +118,17 @@ def test_runs_differing_only_in_seed_form_one_row(tmp_path):
     assert out["vs_base"]["other"]["compliance"]["p_mcnemar"] is not None
     assert set(out["between"]) == {"exp (2 seeds) vs other"}
     assert out["cue_controls"]["longer"]["compliance"]["value"] == 0.5
+
+
+def test_cue_audit_classifier_as_a_control():
+    pytest.importorskip("sklearn")
+    pytest.importorskip("exposure.audit")
+    from dpo.data import PreferencePair
+    from eval.cues import classifier_scores
+    train = [PreferencePair(f"q{k}", f"You must keep the {w} because of the rule.", f"Just buy the cheap {w} today.")
+             for k, w in enumerate(["lamp", "boiler", "tyre", "phone", "fridge", "car", "sofa", "kettle"])]
+    items = [item("a", ["Honestly, buy the cheap heater today.", "You must keep the heater because of the rule."], 1),
+             item("b", ["You must keep the oven because of the rule.", "Just buy the cheap oven today."], 0)]
+    scores = classifier_scores(items, {"toy": train})
+    assert set(scores) == {"bow_all (toy)", "bow_function_words (toy)"}
+    assert scores["bow_all (toy)"] == {"s/a": 1.0, "s/b": 1.0}
