@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.metrics import METRICS, Metric
-from eval.stats import compare, estimate
+from eval.stats import compare, estimate, mean_ci
 
 SEED_FREE = frozenset({"seed", "out", "resume", "wandb", "wandb_project", "wandb_run_name", "device", "cache_dir"})
 
@@ -90,7 +90,7 @@ def aggregate(models: dict[str, dict], cues: dict[str, dict[str, float]], seed: 
             for m in METRICS:
                 s = base.get(m.key)
                 if m.cue and s is not None and all(u in scores for u in s[0]):
-                    out["cue_controls"][rule][m.key] = estimate(np.array([scores[u] for u in s[0]]), s[1], seed=seed).to_json()
+                    out["cue_controls"][rule][m.key] = mean_ci([scores[u] for u in s[0]], s[1], seed=seed).to_json()
         def comparisons(a_label: str, b_label: str) -> dict:
             result = {}
             for m in METRICS:

@@ -174,7 +174,7 @@ def decision_details(records: list[dict], stat_seed: int = 0) -> dict:
         out[dtype] = {"pairs": len(ids),
                       "p_yes": dict(zip(groups, np.nanmean(v, 0).tolist())),
                       "centred_logit": dict(zip(groups, np.nanmean(centred(logit(v)), 0).tolist())),
-                      "gap": estimate(v, clusters, stat=logit_gap_stat, seed=stat_seed).to_json()}
+                      "gap": estimate(v[None], clusters, stat=logit_gap_stat, seed=stat_seed).to_json()}
     return out
 
 
@@ -183,8 +183,8 @@ def bias_details(records: list[dict], stat_seed: int = 0) -> dict:
     groups, (ids, clusters, v) = pair_units(records, "bias", "p")
     if not ids:
         return {}
-    ratio = estimate(v, clusters, stat=selection_ratio_stat, seed=stat_seed)
+    ratio = estimate(v[None], clusters, stat=selection_ratio_stat, seed=stat_seed)
     return {"pairs": len(ids), "selection_rates": dict(zip(groups, np.nanmean(v, 0).tolist())),
             "selection_ratio": ratio.to_json(), "passes_four_fifths": bool(ratio.value >= 0.8),
-            "logit_gap": estimate(v, clusters, stat=logit_gap_stat, seed=stat_seed).to_json(),
+            "logit_gap": estimate(v[None], clusters, stat=logit_gap_stat, seed=stat_seed).to_json(),
             "centred_logit": dict(zip(groups, np.nanmean(centred(logit(v)), 0).tolist()))}

@@ -87,11 +87,11 @@ def _interval(value: float, draws: np.ndarray) -> tuple[float, float]:
 
 def estimate(values: np.ndarray, clusters: Sequence[Hashable] | None = None, *,
              stat: Callable[[np.ndarray], float] = mean_stat, seed: int = 0, n_boot: int = N_BOOT) -> Estimate:
-    """stat(values) with its clustered bootstrap interval; values (S, n, ...) or (n,) for one run; clusters
+    """stat(values) with its clustered bootstrap interval; values (S, n, ...): S runs, n units; clusters
     (n,) labels, None = every unit its own cluster."""
     values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 1:
-        values = values[None]
+    if values.ndim < 2:
+        raise ValueError(f"values must be (S runs, n units, ...), got shape {values.shape}")
     n_seeds, n = values.shape[:2]
     members = cluster_members(clusters if clusters is not None else range(n))
     if n == 0:
@@ -103,8 +103,8 @@ def estimate(values: np.ndarray, clusters: Sequence[Hashable] | None = None, *,
 
 
 def mean_ci(values: Sequence[float], clusters: Sequence[Hashable] | None = None, *, seed: int = 0) -> Estimate:
-    """Mean of per-unit values with its (clustered) bootstrap interval."""
-    return estimate(np.asarray(values, dtype=np.float64), clusters, seed=seed)
+    """Mean of the per-unit values (n,) of one run with its (clustered) bootstrap interval."""
+    return estimate(np.asarray(values, dtype=np.float64).reshape(1, -1), clusters, seed=seed)
 
 
 def mcnemar(a: Sequence[bool], b: Sequence[bool]) -> tuple[float, int, int]:
@@ -122,9 +122,8 @@ def compare(a: np.ndarray, b: np.ndarray, clusters: Sequence[Hashable] | None = 
             stat: Callable[[np.ndarray], float] = mean_stat, seed: int = 0, n_boot: int = N_BOOT) -> Comparison:
     """Paired comparison of two models on the same n units: a (S_a, n, ...) and b (S_b, n, ...)."""
     a, b = (np.asarray(x, dtype=np.float64) for x in (a, b))
-    a, b = (x[None] if x.ndim == 1 else x for x in (a, b))
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"paired comparison needs the same units, got {a.shape[1]} and {b.shape[1]}")
+    if a.ndim < 2 or b.ndim < 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"paired comparison needs (S, n, ...) values on the same n units, got {a.shape} and {b.shape}")
     n = a.shape[1]
     members = cluster_members(clusters if clusters is not None else range(n))
     if n == 0:

@@ -213,13 +213,14 @@ def test_bias_metrics_detect_a_crafted_biased_model(tiny):
 def test_bias_metrics_on_known_probabilities():
     def s(i, p):  # two options with probability p for the answer (the length-normalised variant)
         return ItemScore(i, 0, [0.0, 0.0], [math.log(p), math.log(1 - p)], [1, 1])
-    items = bias_items("x", "y") + [item("m2", "x", ["a", "b"], 0, kind="bias", pair="q", group="man", suite="s"),
-                                     item("f2", "y", ["a", "b"], 0, kind="bias", pair="q", group="woman", suite="s")]
-    b = bias_of(items, [s("m", 0.8), s("f", 0.4), s("m2", 0.6), s("f2", 0.6)])
-    assert b["selection_rates"] == pytest.approx({"man": 0.7, "woman": 0.5})
-    assert b["selection_ratio"]["value"] == pytest.approx(0.5 / 0.7)
+    items = bias_items("x", "y") + [item(f"{g}{k}", "x", ["a", "b"], 0, kind="bias", pair=f"q{k}", group=group, suite="s")
+                                     for k in (2, 3) for g, group in (("m", "man"), ("f", "woman"))]
+    b = bias_of(items, [s("m", 0.8), s("f", 0.4), s("m2", 0.6), s("f2", 0.6), s("m3", 0.5), s("f3", 0.5)])
+    assert b["pairs"] == 3 and b["selection_rates"] == pytest.approx({"man": 1.9 / 3, "woman": 0.5})
+    assert b["selection_ratio"]["value"] == pytest.approx(0.5 / (1.9 / 3))
+    assert b["selection_ratio"]["lo"] <= b["selection_ratio"]["value"] <= b["selection_ratio"]["hi"]
     logit = lambda p: math.log(p / (1 - p))  # noqa: E731
-    assert b["logit_gap"]["value"] == pytest.approx((logit(0.8) - logit(0.4)) / 2)
+    assert b["logit_gap"]["value"] == pytest.approx((logit(0.8) - logit(0.4)) / 3)
 
 
 # ----------------------------------------------------------------------------- drift

@@ -27,8 +27,10 @@ def test_clustered_interval_is_wider_than_iid_for_duplicated_units():
 def test_interval_over_seeds_and_items():
     rng = np.random.default_rng(1)
     one = estimate(rng.random((1, 200)))
-    varied = estimate(rng.random((1, 200))[None, 0] + np.array([[0.0], [0.3], [-0.3]]))  # 3 seeds far apart
-    assert varied.seeds == 3 and (varied.hi - varied.lo) > 3 * (one.hi - one.lo)
+    varied = estimate(rng.random((1, 200)) + np.array([[0.0], [0.3], [-0.3]]))  # 3 seeds far apart
+    assert varied.seeds == 3 and varied.n == 200 and (varied.hi - varied.lo) > 3 * (one.hi - one.lo)
+    with pytest.raises(ValueError, match="S runs, n units"):
+        estimate(np.zeros(5))
     assert math.isnan(estimate(np.zeros((1, 0))).value)
 
 
@@ -47,12 +49,12 @@ def test_paired_comparison_detects_a_real_difference_and_not_noise():
     a = b.copy()
     a[rng.choice(np.flatnonzero(b == 0), 40, replace=False)] = 1  # a fixes 40 of b's errors
     clusters = np.arange(200) // 2
-    better = compare(a, b, clusters)
+    better = compare(a[None], b[None], clusters)
     assert better.diff.value == pytest.approx(0.2) and better.diff.lo > 0 and better.p_bootstrap < 0.01
     assert better.discordant == (40, 0) and better.p_mcnemar < 1e-6
-    same = compare(b, b, clusters)
+    same = compare(b[None], b[None], clusters)
     assert same.diff.value == 0 and same.p_bootstrap == 1.0 and same.p_mcnemar == 1.0
-    lonely = compare(np.array([1.0, 1.0]), np.array([0.0, 0.0]), ["one", "one"])
+    lonely = compare(np.array([[1.0, 1.0]]), np.array([[0.0, 0.0]]), ["one", "one"])
     assert math.isnan(lonely.p_bootstrap)  # one cluster: no test
     seeds = compare(np.stack([a, a]), b[None], clusters)
     assert seeds.p_mcnemar is None and seeds.diff.seeds == 2
