@@ -29,8 +29,8 @@ def parse_args(argv: list[str] | None = None) -> EvalConfig:
     p.add_argument("--no-suites", action="store_true", help="evaluate only --bbq")
     p.add_argument("--bbq", default="", metavar="FILE", help="a file in BBQ's own JSONL format")
     p.add_argument("--bbq-limit", type=int, default=d.bbq_limit, help="a seeded sample of BBQ examples, 0 = all")
-    p.add_argument("--no-cue-classifier", action="store_true",
-                   help="leave out the cue audit's classifier control (it builds the training pairs)")
+    p.add_argument("--no-training-data", action="store_true",
+                   help="do not read the strategies' training pairs (the cue classifier control, fact seen/unseen)")
     p.add_argument("--labels", default="", metavar="FILE",
                    help="hand-labelled answers for the judges' agreement (default: data/eval/judge_labels.jsonl)")
     p.add_argument("--test-pairs", nargs="+", default=[], metavar="NAME=FILE",
@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> EvalConfig:
     p.add_argument("--judge-key-env", default=d.judge_key_env, help="environment variable holding the judge's API key")
     a = p.parse_args(argv)
     return EvalConfig(model=a.model, cache_dir=a.cache_dir, adapters=a.adapter, runs=a.runs, suites=a.suite,
-                      no_suites=a.no_suites, cue_classifier=not a.no_cue_classifier, bbq=a.bbq, bbq_limit=a.bbq_limit, labels=a.labels, test_pairs=a.test_pairs,
+                      no_suites=a.no_suites, training_data=not a.no_training_data, bbq=a.bbq, bbq_limit=a.bbq_limit, labels=a.labels, test_pairs=a.test_pairs,
                       out=a.out, seed=a.seed, limit=a.limit, max_test_pairs=a.max_test_pairs, precision=a.precision,
                       batch_size=a.batch_size, max_new_tokens=a.max_new_tokens, sampled=a.sampled, wandb=a.wandb,
                       judge_url=a.judge_url, judge_model=a.judge_model, judge_key_env=a.judge_key_env)

@@ -85,7 +85,7 @@ def token_counter(tokenizer) -> Callable[[str], int]:
 
 def classifier_scores(items: Sequence[Item], training: dict[str, Sequence[PreferencePair]]) -> dict[str, dict[str, float]]:
     """{"bow_all (NAME)" and "bow_function_words (NAME)": {item key: score}} for each training pair set NAME, over
-    the two-option items with a correct option; {} when the cue audit is not installed."""
+    the two-option items with a correct option; {} when the cue audit (exposure.audit, scikit-learn) is not installed."""
     try:
         from exposure.audit import FUNCTION_WORDS, bow_matrices, fit_pairwise, pairwise_accuracy
     except ImportError:

@@ -50,7 +50,7 @@ class EvalConfig:
     no_suites: bool = False  # only BBQ (with bbq)
     bbq: str = ""  # a BBQ-format JSONL file
     bbq_limit: int = 0  # a seeded sample of BBQ examples; 0 = all
-    cue_classifier: bool = True  # the cue audit's classifier as a control (needs exposure.audit and the training pairs)
+    training_data: bool = True  # read the strategies' training pairs: cue classifier control, fact seen/unseen
     labels: str = ""  # hand-labelled answers for the judges' agreement; empty: data/eval/judge_labels.jsonl with the project suites
     test_pairs: list[str] = field(default_factory=list)  # NAME=FILE; empty: exposure test (+ legends test if built)
     out: str = "reports/eval"  # /reports/ is git-ignored
@@ -104,18 +104,27 @@ def project_pair_sets(split: str = "test") -> dict[str, Path]:
     return sets
 
 
-def cue_controls(items: list[Item], tokenizer, classifier: bool = True) -> dict[str, dict[str, float]]:
+def training_pairs(cfg: EvalConfig, items: list[Item]) -> dict[str, list[PreferencePair]]:
+    """{strategy: its training pairs} when cfg.training_data and some item has a correct option, else {}."""
+    if not cfg.training_data or not any(i.answer >= 0 for i in items):
+        return {}
+    return {name: read_pairs(path)[0] for name, path in project_pair_sets("train").items()}
+
+
+def cue_controls(items: list[Item], tokenizer, training: dict[str, list[PreferencePair]]) -> dict[str, dict[str, float]]:
     """Per item, the score of every cue rule, and of the cue audit's classifier trained on each strategy's
-    training pairs when the audit is installed (and `classifier`)."""
-    scores = cue_scores(items, token_counter(tokenizer))
-    if not classifier or not scores["longer"]:
-        return scores
-    try:
-        import exposure.audit  # noqa: F401  (scikit-learn and the audit: optional)
-    except ImportError:
-        return scores
-    training = {name: read_pairs(path)[0] for name, path in project_pair_sets("train").items()}
-    return scores | classifier_scores(items, training)
+    training pairs (when there are some and the audit is installed)."""
+    return cue_scores(items, token_counter(tokenizer)) | (classifier_scores(items, training) if training else {})
+
+
+def mark_seen(items: list[Item], training: dict[str, list[PreferencePair]]) -> None:
+    """Fact items without meta.seen get it: whether their obligation (meta.rule, "regulation/obligation") is the
+    rule of some training pair (the pairs' meta.rule); left unset when no training pair names its rule."""
+    rules = {p.meta.get("rule") for pairs in training.values() for p in pairs} - {None}
+    if rules:
+        for item in items:
+            if item.kind == "fact" and "seen" not in item.meta and item.meta.get("rule"):
+                item.meta["seen"] = item.meta["rule"] in rules
 
 
 def pair_sets(cfg: EvalConfig) -> dict[str, list[PreferencePair]]:
@@ -223,16 +232,19 @@ def run(cfg: EvalConfig) -> dict:
         raise ValueError("nothing to evaluate: give suites (--suite) or a BBQ file (--bbq)")
     models = model_list(cfg)
     pairs = pair_sets(cfg) if len(models) > 1 and items else {}
+    training = training_pairs(cfg, items)
+    mark_seen(items, training)
     encoder = load_encoder(cfg.cache_dir or None) if any(i.kind == "open" for i in items) else None
     results: dict = {"config": dataclasses.asdict(cfg), "suites": [str(p) for p in suite_paths],
                      "items": {kind: sum(item.kind == kind for item in items) for kind in sorted({i.kind for i in items})},
-                     "test_pairs": {name: len(p) for name, p in pairs.items()}, "models": {}}
+                     "test_pairs": {name: len(p) for name, p in pairs.items()},
+                     "training_pairs": {name: len(p) for name, p in training.items()}, "models": {}}
     for name, folder in tqdm(models, desc="models", unit="model"):
         model, tokenizer = load_model(cfg.model, cache_dir=cfg.cache_dir or None)
         if folder is not None:
             load_adapter(model, folder)
         if name == "base":
-            results["cue_scores"] = cue_controls(items, tokenizer, cfg.cue_classifier)
+            results["cue_scores"] = cue_controls(items, tokenizer, training)
         results["models"][name] = evaluate_model(model, tokenizer, items, bbq, pairs, cfg, encoder=encoder, adapter=folder)
         del model
     results.update(aggregate(results["models"], results["cue_scores"], cfg.seed))

@@ -301,7 +301,7 @@ def test_evaluate_base_and_adapter_writes_report(tmp_path, monkeypatch):
     out = tmp_path / "report"
     main(["--model", "tiny-random", "--suite", *map(str, sorted(FIXTURES.glob("*.jsonl"))), "--runs", str(tmp_path / "run-*"),
           "--test-pairs", f"exposure={tmp_path / 'test.jsonl'}", "--out", str(out), "--max-new-tokens", "8",
-          "--precision", "fp32", "--labels", str(tmp_path / "labels.jsonl"), "--no-cue-classifier"])
+          "--precision", "fp32", "--labels", str(tmp_path / "labels.jsonl"), "--no-training-data"])
     results = json.loads((out / "results.json").read_text())
     assert list(results["models"]) == ["base", "run-a"]
     assert results["items"] == {"bias": 4, "compliance": 4, "decision": 4, "fact": 2, "open": 2, "rigidity": 2}
@@ -341,3 +341,14 @@ def test_report_logs_to_wandb_offline(tmp_path, monkeypatch):
     assert (tmp_path / "comparison.png").is_file()
     log_wandb(results, tmp_path, "commongood-dpo-test")
     assert list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+
+
+def test_fact_items_are_marked_seen_by_the_training_pairs_rules():
+    facts = [item(f"f{k}", "q", ["true", "false"], 0, kind="fact", meta={"rule": rule}) for k, rule in
+             enumerate(["pay/history", "repair/guarantee"])] + [item("f9", "q", ["a", "b"], 0, kind="fact", meta={"seen": True})]
+    training = {"exposure": [PreferencePair("p", "c", "r", meta={"rule": "pay/history"}), PreferencePair("p", "c", "r")]}
+    pipeline.mark_seen(facts, training)
+    assert [f.meta.get("seen") for f in facts] == [True, False, True]
+    untouched = [item("f0", "q", ["a", "b"], 0, kind="fact", meta={"rule": "pay/history"})]
+    pipeline.mark_seen(untouched, {"legends": [PreferencePair("p", "c", "r")]})  # no pair names a rule
+    assert "seen" not in untouched[0].meta
