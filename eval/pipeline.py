@@ -1,10 +1,13 @@
 """The evaluation of a base model and its adapters: every suite, every metric, one results dict.
 
 For each model (the base, then each adapter loaded onto a fresh copy of the base):
-  forced choice   (eval/scoring.py) on compliance, fact, rigidity and bias items -> eval/metrics.py
-  open generation (dpo.sampling.generate) greedy and sampled with a fixed seed     -> eval/proxies.py (+ judge)
+  forced choice   (eval/scoring.py) on compliance, fact, rigidity, bias and decision items -> per-item records
+  open answers    (eval/open.py) generation, embedding judge, forced choice after the answer, proxies (+ LLM judge)
+  BBQ             (eval/bbq.py) with --bbq FILE
   drift           (eval/drift.py) KL from the base and perplexity on neutral text
   held-out pairs  (eval/heldout.py) DPO reward accuracy and margin on each strategy's test pairs (adapters only)
+Then (eval/aggregate.py): runs grouped over seeds, the table's metrics with intervals, the cue-rule rows
+(eval/cues.py), paired comparisons with p-values; and the judges' agreement with the hand labels (eval/agreement.py).
 """
 from __future__ import annotations
 
@@ -21,15 +24,20 @@ from tqdm.auto import tqdm
 
 from dpo.data import PreferencePair, read_pairs
 from dpo.lora import load_adapter
-from dpo.models import load_model
-from dpo.sampling import generate
+from dpo.models import load_encoder, load_model
+from eval import embedding
+from eval.aggregate import aggregate
+from eval.agreement import LABELS_FILE, label_agreement, llm_agreement, read_labels
+from eval.bbq import bbq_items, bbq_scores, read_bbq
+from eval.cues import classifier_scores, cue_scores, token_counter
 from eval.drift import drift
 from eval.heldout import preference_metrics
-from eval.judge import JudgeConfig, judge_answers
-from eval.metrics import Estimate, bias_metrics, choice_metrics, mean_ci
-from eval.proxies import open_metrics
-from eval.scoring import VARIANTS, ScoringConfig, score_items
-from eval.suites import CHOICE_KINDS, Item, read_suites, select
+from eval.judge import JudgeConfig, rate_answers
+from eval.metrics import bias_details, decision_details, item_record
+from eval.open import OpenConfig, answer_open
+from eval.scoring import ScoringConfig, score_items
+from eval.stats import Estimate, Comparison
+from eval.suites import Item, project_suites, read_suites, select
 
 
 @dataclass
@@ -38,16 +46,22 @@ class EvalConfig:
     cache_dir: str = ""
     adapters: list[str] = field(default_factory=list)  # adapter folders, or run folders holding adapter/
     runs: list[str] = field(default_factory=list)  # glob patterns of run folders
-    suites: list[str] = field(default_factory=list)  # empty: the project suites (exposure.builder.ensure_built)
+    suites: list[str] = field(default_factory=list)  # empty: the hand-written suites, data/eval/*.jsonl
+    no_suites: bool = False  # only BBQ (with bbq)
+    bbq: str = ""  # a BBQ-format JSONL file
+    bbq_limit: int = 0  # a seeded sample of BBQ examples; 0 = all
+    training_data: bool = True  # read the strategies' training pairs: cue classifier control, fact seen/unseen
+    labels: str = ""  # hand-labelled answers for the judges' agreement; empty: data/eval/judge_labels.jsonl with the project suites
     test_pairs: list[str] = field(default_factory=list)  # NAME=FILE; empty: exposure test (+ legends test if built)
     out: str = "reports/eval"  # /reports/ is git-ignored
     seed: int = 0
-    limit: int = 20  # items per kind (a seeded sample; bias pairs kept whole); 0 = all. 20: a base run < 10 min on 2 busy cores
+    limit: int = 20  # items per kind (a seeded sample; pairs kept whole); 0 = all (the study setting)
     max_test_pairs: int = 48  # per pair set; 0 = all
     precision: str = "bf16"
     batch_size: int = 16
-    max_new_tokens: int = 64  # open generation
-    temperature: float = 0.7  # the sampled pass (the other pass is greedy)
+    max_new_tokens: int = 256  # open generation
+    sampled: bool = False  # also a sampled pass of the open answers (proxies only)
+    temperature: float = 0.7
     top_p: float = 0.9
     beta: float = 0.1  # for reward margins, when a run's config.json does not give its own
     judge_url: str = ""
@@ -79,20 +93,38 @@ def model_list(cfg: EvalConfig) -> list[tuple[str, Path | None]]:
     return out
 
 
-def project_suites() -> list[Path]:
-    from exposure.builder import ensure_built
-    built = ensure_built()
-    return [Path(p) for key, p in sorted(built.items()) if key.startswith("suite_")]
-
-
-def project_pair_sets() -> dict[str, Path]:
+def project_pair_sets(split: str = "test") -> dict[str, Path]:
+    """{strategy: its pair file of `split`}: the exposure builder's, and the legends pairs' when built."""
     from exposure.builder import ensure_built
     from dpo.run import LEGENDS_FILE
-    sets = {"exposure": Path(ensure_built()["test"])}
+    sets = {"exposure": Path(ensure_built()[split])}
     if LEGENDS_FILE.exists():
         from legends.pairs import ensure_pairs
-        sets["legends"] = Path(ensure_pairs(LEGENDS_FILE, LEGENDS_FILE.parent / "pairs")["test"])
+        sets["legends"] = Path(ensure_pairs(LEGENDS_FILE, LEGENDS_FILE.parent / "pairs")[split])
     return sets
+
+
+def training_pairs(cfg: EvalConfig, items: list[Item]) -> dict[str, list[PreferencePair]]:
+    """{strategy: its training pairs} when cfg.training_data and some item has a correct option, else {}."""
+    if not cfg.training_data or not any(i.answer >= 0 for i in items):
+        return {}
+    return {name: read_pairs(path)[0] for name, path in project_pair_sets("train").items()}
+
+
+def cue_controls(items: list[Item], tokenizer, training: dict[str, list[PreferencePair]]) -> dict[str, dict[str, float]]:
+    """Per item, the score of every cue rule, and of the cue audit's classifier trained on each strategy's
+    training pairs (when there are some and the audit is installed)."""
+    return cue_scores(items, token_counter(tokenizer)) | (classifier_scores(items, training) if training else {})
+
+
+def mark_seen(items: list[Item], training: dict[str, list[PreferencePair]]) -> None:
+    """Fact items without meta.seen get it: whether their obligation (meta.rule, "regulation/obligation") is the
+    rule of some training pair (the pairs' meta.rule); left unset when no training pair names its rule."""
+    rules = {p.meta.get("rule") for pairs in training.values() for p in pairs} - {None}
+    if rules:
+        for item in items:
+            if item.kind == "fact" and "seen" not in item.meta and item.meta.get("rule"):
+                item.meta["seen"] = item.meta["rule"] in rules
 
 
 def pair_sets(cfg: EvalConfig) -> dict[str, list[PreferencePair]]:
@@ -121,8 +153,8 @@ def run_beta(adapter: Path, default: float) -> float:
 
 
 def plain(obj):
-    """Estimates and nested containers -> JSON-ready values."""
-    if isinstance(obj, Estimate):
+    """Estimates, comparisons and nested containers -> JSON-ready values."""
+    if isinstance(obj, (Estimate, Comparison)):
         return obj.to_json()
     if isinstance(obj, dict):
         return {k: plain(v) for k, v in obj.items()}
@@ -131,22 +163,35 @@ def plain(obj):
     return obj
 
 
-def evaluate_model(model, tokenizer, items: list[Item], pairs: dict[str, list[PreferencePair]], cfg: EvalConfig,
-                   *, adapter: Path | None = None) -> dict:
+def judge_config(cfg: EvalConfig) -> JudgeConfig | None:
+    return JudgeConfig(cfg.judge_url, cfg.judge_model, cfg.judge_key_env) if cfg.judge_url else None
+
+
+def evaluate_model(model, tokenizer, items: list[Item], bbq: list, pairs: dict[str, list[PreferencePair]],
+                   cfg: EvalConfig, *, encoder=None, adapter: Path | None = None) -> dict:
     """Every metric of one model (see the module docstring), JSON-ready."""
     start = time.time()
-    out: dict = {"adapter": str(adapter) if adapter else None}
-    choice = [item for item in items if item.kind in CHOICE_KINDS]
+    out: dict = {"adapter": str(adapter) if adapter else None, "records": []}
+    scoring = ScoringConfig(cfg.batch_size, cfg.precision)
+    choice = [item for item in items if item.options]
     if choice:
-        scores = score_items(model, tokenizer, choice, ScoringConfig(cfg.batch_size, cfg.precision))
-        out["choice"] = {v: choice_metrics(choice, scores, variant=v, seed=cfg.seed) for v in VARIANTS}
-        out["bias"] = {v: bias_metrics(choice, scores, variant=v, seed=cfg.seed) for v in VARIANTS}
-        out["scores"] = [dict(s.to_json(), kind=item.kind, suite=item.suite) for item, s in zip(choice, scores)]
+        scores = score_items(model, tokenizer, choice, scoring)
+        out["records"] = [item_record(item, s) for item, s in zip(choice, scores)]
+        out["truncated_items"] = sum(s.truncated for s in scores)
+        out["bias"] = bias_details(out["records"], cfg.seed)
+        out["decisions"] = decision_details(out["records"], cfg.seed)
     opens = [item for item in items if item.kind == "open"]
     if opens:
-        out["open"], out["answers"] = open_generation(model, tokenizer, opens, cfg)
-    out["drift"] = drift(model, tokenizer, precision=cfg.precision)
-    if adapter is not None:
+        open_cfg = OpenConfig(cfg.max_new_tokens, cfg.sampled, cfg.temperature, cfg.top_p, cfg.seed, cfg.batch_size,
+                              cfg.precision)
+        out["open"], records = answer_open(model, tokenizer, opens, open_cfg, encoder=encoder, judge=judge_config(cfg))
+        out["records"] += records
+    if bbq:
+        predictions = [s.choice("mean") for s in score_items(model, tokenizer, bbq_items(bbq), scoring, desc="BBQ")]
+        out["bbq"] = dict(bbq_scores(bbq, predictions, cfg.seed), predictions=predictions)
+    if items:
+        out["drift"] = drift(model, tokenizer, precision=cfg.precision)
+    if adapter is not None and pairs:
         beta = run_beta(adapter, cfg.beta)
         out["heldout"] = {name: dict(preference_metrics(model, tokenizer, p, beta=beta, precision=cfg.precision,
                                                         seed=cfg.seed, desc=f"{name} test pairs"), beta=beta)
@@ -155,38 +200,59 @@ def evaluate_model(model, tokenizer, items: list[Item], pairs: dict[str, list[Pr
     return plain(out)
 
 
-def open_generation(model, tokenizer, items: list[Item], cfg: EvalConfig) -> tuple[dict, list[dict]]:
-    """Greedy and sampled answers to the open items, their proxies (and the judge's rate, with --judge-url)."""
-    prompts = [item.prompt for item in items]
-    metrics, texts = {}, {}
-    for mode, temperature in (("greedy", 0.0), ("sampled", cfg.temperature)):
-        bar = tqdm(total=len(prompts), desc=f"open ({mode})", unit="prompt", leave=False)
-        texts[mode] = generate(model, tokenizer, prompts, max_new_tokens=cfg.max_new_tokens, temperature=temperature,
-                               top_p=cfg.top_p if temperature else 1.0, seed=cfg.seed, batch_size=cfg.batch_size,
-                               precision=cfg.precision, progress=bar.update)
-        bar.close()
-        metrics[mode] = open_metrics(texts[mode], [item.meta for item in items], seed=cfg.seed)
-        if cfg.judge_url:
-            verdicts = judge_answers(JudgeConfig(cfg.judge_url, cfg.judge_model, cfg.judge_key_env), prompts, texts[mode])
-            metrics[mode]["judge_common_good"] = mean_ci([v for v in verdicts if v is not None], seed=cfg.seed)
-    answers = [{"id": item.id, **{mode: texts[mode][i] for mode in texts}} for i, item in enumerate(items)]
-    return metrics, answers
+def judges_agreement(cfg: EvalConfig, encoder, open_items: list[Item]) -> dict:
+    """The embedding judge's (and the LLM judge's) agreement with the hand-labelled answers."""
+    path = Path(cfg.labels) if cfg.labels else LABELS_FILE  # the project's labels go with the project's suites
+    if not path.is_file() or (not cfg.labels and cfg.suites):
+        if cfg.labels:
+            raise FileNotFoundError(f"{path}: no label file")
+        return {}
+    rows = read_labels(path, open_items)
+    out: dict = {"file": str(path), "answers": len(rows)}
+    verdicts = embedding.judge(*encoder, [r.answer for r in rows], [r.good for r in rows], [r.easy for r in rows])
+    out["embedding"] = label_agreement([r.recommends for r in rows], [v.label for v in verdicts])
+    judge = judge_config(cfg)
+    if judge is not None:
+        rated = rate_answers(judge, [r.prompt for r in rows], [r.answer for r in rows], [r.good for r in rows],
+                             [r.easy for r in rows])
+        out["llm"] = llm_agreement(rows, rated)
+    return out
 
 
 def run(cfg: EvalConfig) -> dict:
-    """Evaluate the base model and every adapter on the suites; returns the results dict."""
+    """Evaluate the base model and every adapter; returns the results dict."""
     torch.manual_seed(cfg.seed)
-    suite_paths = [Path(p) for p in cfg.suites] or project_suites()
-    items = select(read_suites(suite_paths), cfg.limit, cfg.seed)
+    suite_paths = [] if cfg.no_suites else [Path(p) for p in cfg.suites] or project_suites()
+    every_item = read_suites(suite_paths)
+    items = select(every_item, cfg.limit, cfg.seed)
+    bbq = read_bbq(cfg.bbq) if cfg.bbq else []
+    if 0 < cfg.bbq_limit < len(bbq):
+        bbq = [bbq[i] for i in sorted(random.Random(cfg.seed).sample(range(len(bbq)), cfg.bbq_limit))]
+    if not items and not bbq:
+        raise ValueError("nothing to evaluate: give suites (--suite) or a BBQ file (--bbq)")
     models = model_list(cfg)
-    pairs = pair_sets(cfg) if len(models) > 1 else {}
+    pairs = pair_sets(cfg) if len(models) > 1 and items else {}
+    training = training_pairs(cfg, items)
+    mark_seen(items, training)
+    encoder = load_encoder(cfg.cache_dir or None) if any(i.kind == "open" for i in items) else None
     results: dict = {"config": dataclasses.asdict(cfg), "suites": [str(p) for p in suite_paths],
                      "items": {kind: sum(item.kind == kind for item in items) for kind in sorted({i.kind for i in items})},
-                     "test_pairs": {name: len(p) for name, p in pairs.items()}, "models": {}}
+                     "test_pairs": {name: len(p) for name, p in pairs.items()},
+                     "training_pairs": {name: len(p) for name, p in training.items()}, "models": {}}
     for name, folder in tqdm(models, desc="models", unit="model"):
         model, tokenizer = load_model(cfg.model, cache_dir=cfg.cache_dir or None)
         if folder is not None:
             load_adapter(model, folder)
-        results["models"][name] = evaluate_model(model, tokenizer, items, pairs, cfg, adapter=folder)
+        if name == "base":
+            results["cue_scores"] = cue_controls(items, tokenizer, training)
+        results["models"][name] = evaluate_model(model, tokenizer, items, bbq, pairs, cfg, encoder=encoder, adapter=folder)
         del model
+    results.update(aggregate(results["models"], results["cue_scores"], cfg.seed))
+    if bbq:
+        results["bbq"] = {"file": cfg.bbq, "examples": len(bbq),
+                          "models": {n: {k: v for k, v in m["bbq"].items() if k != "predictions"}
+                                     for n, m in results["models"].items()}}
+    if encoder is not None or cfg.labels:
+        results["judge_agreement"] = judges_agreement(cfg, encoder or load_encoder(cfg.cache_dir or None),
+                                                      [i for i in every_item if i.kind == "open"])
     return results

@@ -1,8 +1,13 @@
-"""The evaluation report: report.md (one table), results.json (every number) and PNG plots.
+"""The evaluation report: report.md, results.json (every number) and comparison.png.
 
-Table rows are the base model and each run; cells are "value [95% CI low, high]". Plots (matplotlib, Agg):
-metrics.png (one panel a metric, one bar a model, CI error bars) and compliance.png (compliance accuracy
-in-domain versus held-out-domain, per model).
+report.md, main table: a row per model (runs of one setting that differ only in the seed are one row: mean
+over seeds, interval over seeds and clustered items), a "Δ vs base" row per tuned model (paired difference,
+its interval, the bootstrap p-value and, for single runs, McNemar's), then a row per cue rule (the score a
+surface rule gets on the same items: the control). Cells are "value [95% CI]". Then tables for the
+comparisons between tuned models, the open answers' proxies and judges, drift and held-out pairs, decision
+types, BBQ, and the judges' agreement with the hand labels.
+comparison.png: one bar group per model (and one for the best cue rule) with CI bars: rates in one panel,
+gaps in another (a panel only when it has bars).
 """
 from __future__ import annotations
 
@@ -12,146 +17,236 @@ import os
 from pathlib import Path
 
 from dpo.files import atomic_write, write_text
+from eval.metrics import METRIC_BY_KEY, METRICS
 
-# (column header, path into a model's results); the choice and bias paths use the length-normalised variant.
-COLUMNS = [
-    ("compliance", ("choice", "mean", "compliance", "accuracy")),
-    ("compliance in-domain", ("choice", "mean", "compliance", "accuracy_in_domain")),
-    ("compliance held-out", ("choice", "mean", "compliance", "accuracy_held_out")),
-    ("fact", ("choice", "mean", "fact", "accuracy")),
-    ("rigidity-respect", ("choice", "mean", "rigidity", "accuracy")),
-    ("bias pair gap ↓", ("bias", "mean", "pair_gap")),
-    ("selection ratio (≥0.8)", ("bias", "mean", "selection_ratio")),
-    ("logit gap ↓", ("bias", "mean", "logit_gap")),
-    ("open common-good", ("open", "greedy", "common_good")),
-    ("open judge", ("open", "greedy", "judge_common_good")),
-    ("narrative", ("open", "greedy", "narrative")),
+PLOT = "comparison.png"
+
+
+def lookup(obj, path: tuple[str, ...]):
+    """The value at `path` (an Estimate dict or a number), or None when absent."""
+    for key in path:
+        if not isinstance(obj, dict) or key not in obj:
+            return None
+        obj = obj[key]
+    return obj
+
+
+def nan(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def cell(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, dict) and "value" in value:
+        if nan(value["value"]):
+            return "n/a"
+        if nan(value["lo"]):
+            return f"{value['value']:.3f}"
+        return f"{value['value']:.3f} [{value['lo']:.2f}, {value['hi']:.2f}]"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def p_text(p) -> str:
+    return "n/a" if nan(p) else "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def diff_cell(comparison) -> str:
+    if comparison is None:
+        return "–"
+    d = comparison["diff"]
+    if nan(d["value"]):
+        return "n/a"
+    text = f"{d['value']:+.3f} [{d['lo']:+.2f}, {d['hi']:+.2f}] p={p_text(comparison['p_bootstrap'])}"
+    return text + (f" (McNemar {p_text(comparison['p_mcnemar'])})" if comparison.get("p_mcnemar") is not None else "")
+
+
+def metric_keys(results: dict) -> list[str]:
+    present = {k for g in results.get("groups", {}).values() for k in g["metrics"]}
+    return [m.key for m in METRICS if m.key in present]
+
+
+def main_table(results: dict) -> str:
+    keys = metric_keys(results)
+    if not keys:
+        return ""
+    lines = ["| model | " + " | ".join(METRIC_BY_KEY[k].header for k in keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for label, g in results["groups"].items():
+        lines.append(f"| {label} | " + " | ".join(cell(g["metrics"].get(k)) for k in keys) + " |")
+    for label, comps in results.get("vs_base", {}).items():
+        lines.append(f"| Δ {label} − base | " + " | ".join(diff_cell(comps.get(k)) for k in keys) + " |")
+    for rule, scores in results.get("cue_controls", {}).items():
+        if scores:
+            lines.append(f"| cue: {rule.replace('_', ' ')} | " + " | ".join(cell(scores.get(k)) for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def between_table(results: dict) -> str:
+    between = results.get("between") or {}
+    keys = [k for k in metric_keys(results) if any(k in c for c in between.values())]
+    if not keys:
+        return ""
+    lines = ["| comparison | " + " | ".join(METRIC_BY_KEY[k].header for k in keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(diff_cell(c.get(k)) for k in keys) + " |" for name, c in between.items()]
+    return "\n".join(lines)
+
+
+DETAILS = [
+    ("length (words)", ("open", "greedy", "length")),
+    ("asks ?", ("open", "greedy", "asks")),
+    ("specifics /100 words", ("open", "greedy", "specifics")),
     ("moralising", ("open", "greedy", "moralising")),
     ("refusal", ("open", "greedy", "refusal")),
     ("distinct-2", ("open", "greedy", "distinct_2")),
-    ("length (words)", ("open", "greedy", "length")),
+    ("embedding: neither", ("open", "embed_neither")),
+    ("judge common-good", ("open", "judge", "common_good")),
+    ("judge factual", ("open", "judge", "factual")),
+    ("judge preachy", ("open", "judge", "preachy")),
+    ("judge engaging", ("open", "judge", "engaging")),
+    ("selection ratio (≥0.8)", ("bias", "selection_ratio")),
     ("drift KL ↓", ("drift", "kl")),
     ("perplexity", ("drift", "perplexity")),
     ("reward acc exposure", ("heldout", "exposure", "reward_accuracy")),
     ("reward margin exposure", ("heldout", "exposure", "reward_margin")),
     ("reward acc legends", ("heldout", "legends", "reward_accuracy")),
     ("reward margin legends", ("heldout", "legends", "reward_margin")),
+    ("truncated items", ("truncated_items",)),
 ]
 
 
-def lookup(model: dict, path: tuple[str, ...]):
-    """The value at `path` (an Estimate dict or a number), or None when absent."""
-    for key in path:
-        if not isinstance(model, dict) or key not in model:
-            return None
-        model = model[key]
-    return model
-
-
-def cell(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, dict):
-        if value["value"] is None or math.isnan(value["value"]):
-            return "n/a"
-        if value["lo"] is None or math.isnan(value["lo"]):
-            return f"{value['value']:.3f}"
-        return f"{value['value']:.3f} [{value['lo']:.2f}, {value['hi']:.2f}]"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def table(results: dict) -> str:
-    """The markdown table: a row a model, a column a metric present for at least one model."""
+def details_table(results: dict) -> str:
+    """A row per run: the per-run numbers that are not in the main table."""
     models = results["models"]
-    columns = [(h, p) for h, p in COLUMNS if any(lookup(m, p) is not None for m in models.values())]
-    lines = ["| model | " + " | ".join(h for h, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for name, m in models.items():
-        lines.append(f"| {name} | " + " | ".join(cell(lookup(m, p)) for _, p in columns) + " |")
+    columns = [(h, p) for h, p in DETAILS if any(lookup(m, p) is not None for m in models.values())]
+    if not columns:
+        return ""
+    lines = ["| run | " + " | ".join(h for h, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(cell(lookup(m, p)) for _, p in columns) + " |" for name, m in models.items()]
     return "\n".join(lines)
 
 
+def decisions_table(results: dict) -> str:
+    rows = [(name, dtype, d) for name, m in results["models"].items() for dtype, d in (m.get("decisions") or {}).items()]
+    if not rows:
+        return ""
+    lines = ["| run | decision type | pairs | p(yes) by group | logit gap [CI] |", "|---|---|---|---|---|"]
+    for name, dtype, d in rows:
+        groups = ", ".join(f"{g} {p:.3f}" for g, p in d["p_yes"].items())
+        lines.append(f"| {name} | {dtype} | {d['pairs']} | {groups} | {cell(d['gap'])} |")
+    return "\n".join(lines)
+
+
+def bbq_table(results: dict) -> str:
+    bbq = results.get("bbq")
+    if not bbq:
+        return ""
+    keys = ("accuracy_ambig", "accuracy_disambig", "s_DIS", "s_AMB")
+    lines = [f"BBQ file `{bbq['file']}`, {bbq['examples']} examples (scores -1..1; the paper shows them x100).", "",
+             "| run | " + " | ".join(keys) + " | dropped (no target) |", "|---" * (len(keys) + 2) + "|"]
+    for name, s in bbq["models"].items():
+        lines.append(f"| {name} | " + " | ".join(cell(s["overall"].get(k)) for k in keys) + f" | {s['dropped_no_target']} |")
+    return "\n".join(lines)
+
+
+def agreement_text(results: dict) -> str:
+    a = results.get("judge_agreement")
+    if not a:
+        return ""
+    e = a["embedding"]
+    text = (f"Judges against {a['answers']} hand-labelled answers (`{a['file']}`): embedding judge accuracy "
+            f"{cell(e['accuracy'])}, Cohen's kappa {cell(e['kappa'])} (n={e['n']}).")
+    if "llm" in a:
+        parts = [f"{c} weighted kappa {cell(v['weighted_kappa'])} (n={v['n']})" for c, v in a["llm"].items() if c != "recommends"]
+        r = a["llm"]["recommends"]
+        text += f" LLM judge: {'; '.join(parts)}; recommends accuracy {cell(r['accuracy'])}, kappa {cell(r['kappa'])}."
+    return text
+
+
 def markdown(results: dict) -> str:
-    items = ", ".join(f"{k}: {n}" for k, n in results["items"].items())
-    pairs = ", ".join(f"{k}: {n}" for k, n in results.get("test_pairs", {}).items()) or "none (base only)"
-    seconds = ", ".join(f"{k} {m['seconds']:.0f} s" for k, m in results["models"].items())
     cfg = results["config"]
-    return (f"# Evaluation report\n\nModel `{cfg['model']}`, precision {cfg['precision']}, seed {cfg['seed']}. "
-            f"Items per kind: {items}. Test pairs: {pairs}. Time: {seconds}.\n\n"
-            f"Cells are value [95% bootstrap CI]. Forced choice uses length-normalised log-probs (the sum variant "
-            f"is in results.json); open-generation proxies are over greedy answers (sampled answers in "
-            f"results.json). ↓ = lower is better.\n\n{table(results)}\n\n"
-            f"![metrics](metrics.png)\n\n![compliance](compliance.png)\n")
+    items = ", ".join(f"{k}: {n}" for k, n in results["items"].items()) or "none"
+    pairs = ", ".join(f"{k}: {n}" for k, n in results.get("test_pairs", {}).items()) or "none"
+    seconds = ", ".join(f"{k} {m['seconds']:.0f} s" for k, m in results["models"].items())
+    parts = [f"# Evaluation report\n\nModel `{cfg['model']}`, precision {cfg['precision']}, seed {cfg['seed']}, "
+             f"limit {cfg['limit'] or 'all'}. Items: {items}. Test pairs: {pairs}. Time: {seconds}.",
+             "Cells are value [95% bootstrap CI] (clusters: situations; runs of several seeds: mean over seeds, CI over "
+             "seeds and clusters). Forced choice uses length-normalised log-probs. Δ rows: paired difference to the base "
+             "on the same items, bootstrap p-value (McNemar's exact test for single runs). Cue rows: the score of a "
+             "surface rule on the same items (0.5 = the suite does not reward it). ↓ = lower is better."]
+    for title, body in (("", main_table(results)), ("## Between tuned models", between_table(results)),
+                        ("## Per run", details_table(results)), ("## Decisions by type", decisions_table(results)),
+                        ("## BBQ", bbq_table(results)), ("## Judges", agreement_text(results))):
+        if body:
+            parts.append(f"{title}\n\n{body}" if title else body)
+    if (results.get("groups") and metric_keys(results)):
+        parts.append(f"![comparison]({PLOT})")
+    return "\n\n".join(parts) + "\n"
 
 
-def plot_metrics(results: dict, path: Path) -> None:
-    """One panel a metric (Estimate-valued columns present for some model), one bar a model, CI bars."""
+def plot(results: dict, path: Path) -> bool:
+    """comparison.png (see the module docstring); False (no file) when no metric has a value."""
+    keys = [k for k in metric_keys(results)
+            if any(not nan(lookup(g, ("metrics", k, "value"))) for g in results["groups"].values())]
+    panels = [p for p in ([k for k in keys if not METRIC_BY_KEY[k].lower_is_better],
+                          [k for k in keys if METRIC_BY_KEY[k].lower_is_better]) if p]
+    if not panels:
+        return False
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    models = list(results["models"])
-    columns = [(h, p) for h, p in COLUMNS
-               if any(isinstance(lookup(m, p), dict) for m in results["models"].values())]
-    cols = 4
-    rows = max(1, math.ceil(len(columns) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
-    for ax, (header, p) in zip(axes.flat, columns):
-        values = [lookup(results["models"][m], p) or {"value": math.nan, "lo": math.nan, "hi": math.nan} for m in models]
-        y = [v["value"] for v in values]
-        err = [[max(0.0, v["value"] - v["lo"]) if not math.isnan(v["lo"]) else 0 for v in values],
-               [max(0.0, v["hi"] - v["value"]) if not math.isnan(v["hi"]) else 0 for v in values]]
-        ax.bar(range(len(models)), y, yerr=err, capsize=3, color=[f"C{i}" for i in range(len(models))])
-        ax.set_title(header, fontsize=9)
-        ax.set_xticks(range(len(models)), models, rotation=30, ha="right", fontsize=7)
-        ax.tick_params(axis="y", labelsize=7)
-    for ax in list(axes.flat)[len(columns):]:
-        ax.axis("off")
+    bars = {label: g["metrics"] for label, g in results["groups"].items()}
+    cues = results.get("cue_controls", {})
+    best = {k: max((s[k] for s in cues.values() if k in s and not nan(s[k]["value"])), key=lambda e: e["value"], default=None)
+            for k in keys}
+    if any(best.values()):
+        bars["cue (best rule)"] = {k: v for k, v in best.items() if v}
+    colours = plt.get_cmap("tab20")
+    widths = [max(4.0, 0.3 * len(bars) * len(panel) + 1.5) for panel in panels]
+    fig, axes = plt.subplots(1, len(panels), figsize=(sum(widths), 4.2), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    for ax, panel in zip(axes[0], panels):
+        labels = [label for label in bars if any(k in bars[label] for k in panel)]
+        width = 0.8 / len(panel)
+        for j, k in enumerate(panel):
+            est = [bars[label].get(k) for label in labels]
+            y = [e["value"] if e else math.nan for e in est]
+            err = [[0 if not e or nan(e["lo"]) else max(0.0, e["value"] - e["lo"]) for e in est],
+                   [0 if not e or nan(e["hi"]) else max(0.0, e["hi"] - e["value"]) for e in est]]
+            ax.bar([i + (j - (len(panel) - 1) / 2) * width for i in range(len(labels))], y, width=width, yerr=err,
+                   capsize=2, label=METRIC_BY_KEY[k].header, color=colours(keys.index(k) % 20))
+        ax.set_xticks(range(len(labels)), labels, rotation=15, ha="right", fontsize=8)
+        rates = not METRIC_BY_KEY[panel[0]].lower_is_better
+        ax.set_ylabel("rate (higher is better)" if rates else "gap (lower is better)")
+        if rates:
+            ax.set_ylim(0, 1.05)
+            ax.axhline(0.5, color="grey", lw=0.6, ls=":")
+        ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(0, -0.18) if rates else None)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
-
-
-def plot_compliance(results: dict, path: Path) -> None:
-    """Compliance accuracy in-domain vs held-out-domain, grouped by model, with CI bars."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    models = list(results["models"])
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.4 * len(models) + 2), 3.2))
-    for j, (label, key) in enumerate((("in-domain", "accuracy_in_domain"), ("held-out", "accuracy_held_out"))):
-        values = [lookup(results["models"][m], ("choice", "mean", "compliance", key)) for m in models]
-        values = [v or {"value": math.nan, "lo": math.nan, "hi": math.nan} for v in values]
-        x = [i + (j - 0.5) * 0.38 for i in range(len(models))]
-        err = [[0 if math.isnan(v["lo"]) else max(0.0, v["value"] - v["lo"]) for v in values],
-               [0 if math.isnan(v["hi"]) else max(0.0, v["hi"] - v["value"]) for v in values]]
-        ax.bar(x, [v["value"] for v in values], width=0.38, yerr=err, capsize=3, label=label)
-    ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
-    ax.set_ylabel("compliance accuracy")
-    ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
+    return True
 
 
 def write_report(results: dict, out_dir: str | os.PathLike) -> Path:
-    """report.md, results.json, metrics.png and compliance.png in out_dir (each written atomically)."""
+    """report.md, results.json and comparison.png in out_dir (each written atomically)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "results.json", json.dumps(results, indent=1, allow_nan=True))
-    plot_metrics(results, out / "metrics.png")
-    plot_compliance(results, out / "compliance.png")
+    if not plot(results, out / PLOT):
+        (out / PLOT).unlink(missing_ok=True)
     write_text(out / "report.md", markdown(results))
     return out / "report.md"
 
 
 def log_wandb(results: dict, out_dir: str | os.PathLike, project: str) -> None:
-    """The table (one row a model) and the plots to Weights & Biases (WANDB_MODE=offline works offline)."""
+    """The main table (one row a model) and the plot to Weights & Biases (WANDB_MODE=offline works offline)."""
     import wandb
     out = Path(out_dir)
     run = wandb.init(project=project, job_type="evaluation", name=f"eval-{out.name}", config=results["config"], dir=str(out))
-    columns = [h for h, _ in COLUMNS]
-    rows = [[name] + [(lambda v: v["value"] if isinstance(v, dict) else v)(lookup(m, p)) for _, p in COLUMNS]
-            for name, m in results["models"].items()]
-    run.log({"evaluation": wandb.Table(columns=["model"] + columns, data=rows),
-             "metrics": wandb.Image(str(out / "metrics.png")), "compliance": wandb.Image(str(out / "compliance.png"))})
+    keys = metric_keys(results)
+    rows = [[label] + [lookup(g, ("metrics", k, "value")) for k in keys] for label, g in results.get("groups", {}).items()]
+    logged = {"evaluation": wandb.Table(columns=["model"] + [METRIC_BY_KEY[k].header for k in keys], data=rows)}
+    if (out / PLOT).is_file():
+        logged["comparison"] = wandb.Image(str(out / PLOT))
+    run.log(logged)
     run.finish()

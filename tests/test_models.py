@@ -70,7 +70,7 @@ def test_corrupt_weights_in_cache_gives_fix(tmp_path, tiny):
 
 
 def test_corrupt_gguf_detected_by_hash(tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "_installed_member", lambda spec: None)
+    monkeypatch.setattr(models, "installed_member", lambda *args: None)
     gguf = tmp_path / "gguf" / Path(models.SMOLLM2.member).name
     gguf.parent.mkdir()
     gguf.write_bytes(b"GGUF not really")
