@@ -94,14 +94,11 @@ def model_list(cfg: EvalConfig) -> list[tuple[str, Path | None]]:
 
 
 def project_pair_sets(split: str = "test") -> dict[str, Path]:
-    """{strategy: its pair file of `split`}: the exposure builder's, and the legends pairs' when built."""
+    """{strategy: its pair file of `split`}: the default exposure data and the authored legends' pairs."""
     from exposure.builder import ensure_built
-    from dpo.run import LEGENDS_FILE
-    sets = {"exposure": Path(ensure_built()[split])}
-    if LEGENDS_FILE.exists():
-        from legends.pairs import ensure_pairs
-        sets["legends"] = Path(ensure_pairs(LEGENDS_FILE, LEGENDS_FILE.parent / "pairs")[split])
-    return sets
+    from legends.pairs import ensure_pairs
+    from strategies import AUTHORED_LEGENDS
+    return {"exposure": Path(ensure_built()[split]), "legends": Path(ensure_pairs(AUTHORED_LEGENDS)[split])}
 
 
 def training_pairs(cfg: EvalConfig, items: list[Item]) -> dict[str, list[PreferencePair]]:

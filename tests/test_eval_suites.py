@@ -96,13 +96,8 @@ def training_texts():
     """Prompt + chosen + rejected of every training pair: the exposure builder's train split and, when they can
     be built, the legends pairs' train split."""
     from dpo.data import read_pairs
-    from exposure.builder import ensure_built
-    files = [Path(ensure_built()["train"])]
-    from dpo.run import LEGENDS_FILE
-    if LEGENDS_FILE.exists():
-        from legends.pairs import ensure_pairs
-        files.append(Path(ensure_pairs(LEGENDS_FILE, LEGENDS_FILE.parent / "pairs")["train"]))
-    for path in files:
+    from eval.pipeline import project_pair_sets
+    for path in project_pair_sets("train").values():
         for p in read_pairs(path)[0]:
             prompt = p.prompt if isinstance(p.prompt, str) else " ".join(m["content"] for m in p.prompt)
             yield " ".join((prompt, p.chosen, p.rejected))
