@@ -1,27 +1,32 @@
 """Train an advisor with DPO.
 
   python train.py --strategy exposure                  # embedded SmolLM2-135M, LoRA, exposure pairs
-  python train.py --strategy legends                   # after python generate.py --n 5000
+  python train.py --strategy legends                   # the authored legends (--legends-source generated|FILE)
   python train.py --strategy mixed --mix 0.5
   python train.py --data my_pairs.jsonl --loss ipo --beta 0.5 --max-steps 200
   python train.py --config experiments/ablations.py:beta_0.5
   python train.py --resume runs/exposure-20261123-120000
 
-Every flag is a field of dpo.config.TrainConfig.
+Every flag is a field of dpo.config.TrainConfig; strategies.py turns --strategy into pair files.
 """
 import sys
 
+import strategies
 from dpo.config import build_parser, config_from_args
 from dpo.data import DataError
 from dpo.models import ModelError
 from dpo.run import run_training
 from dpo.trainer import TrainingDiverged
 
+CHOICES = {"strategy": strategies.NAMES, "legends_format": strategies.LEGENDS_FORMATS,
+           "citations": strategies.CITATIONS}
+
 
 def main(argv=None) -> None:
-    args = build_parser(__doc__).parse_args(argv)
+    args = build_parser(__doc__, CHOICES).parse_args(argv)
     try:
-        run_dir = run_training(config_from_args(args))
+        cfg = config_from_args(args)
+        run_dir = run_training(cfg, strategies.resolve(cfg))
     except (DataError, ModelError, TrainingDiverged, ValueError, FileNotFoundError, FileExistsError) as e:
         sys.exit(f"error: {e}")
     except KeyboardInterrupt:

@@ -14,15 +14,19 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-STRATEGIES = ("exposure", "legends", "mixed")
 ALGOS = ("dpo",)
 
 
 @dataclass
 class TrainConfig:
     # data
-    strategy: str = "exposure"  # which default training data: exposure | legends | mixed
+    # which pair files a strategy means is resolved above dpo/ (strategies.py); dpo/ only records these
+    strategy: str = "exposure"  # exposure | legends | mixed
     mix: float = 0.5  # with strategy=mixed: fraction of legends pairs
+    citations: str = "balanced"  # exposure pairs: balanced (as often on the rejected side) | none
+    proportionality: float = 0.2  # exposure pairs: share where the pragmatic answer is right
+    legends_source: str = "authored"  # authored | generated | a legends .jsonl file
+    legends_format: str = "story"  # story | advice | story+advice
     data: list[str] = field(default_factory=list)  # training pair files (override the strategy's)
     eval_data: list[str] = field(default_factory=list)  # held-out pair files (default: the strategy's validation)
     max_train_pairs: int = 256  # a seeded sample of this many (default sized for ~15 min on 2 CPU cores); 0 = all
@@ -77,12 +81,8 @@ class TrainConfig:
             setattr(self, name, [str(x).strip() for x in getattr(self, name) if str(x).strip()])
         if self.loss not in LOSS_TYPES:
             raise ValueError(f"loss must be one of {LOSS_TYPES}, got {self.loss!r}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {ALGOS}, got {self.algo!r}")
-        if not 0.0 <= self.mix <= 1.0:
-            raise ValueError(f"mix must be in [0, 1], got {self.mix}")
         for name in ("batch_size", "grad_accum", "epochs", "eval_every", "save_every", "ref_batch_size",
                      "keep_checkpoints", "lora_r"):
             if getattr(self, name) < 1:
@@ -115,8 +115,9 @@ def load_experiment(spec: str) -> dict[str, TrainConfig]:
     return runs
 
 
-def build_parser(description: str = "") -> argparse.ArgumentParser:
-    """One flag per TrainConfig field (--field-name); defaults are None so that only given flags override."""
+def build_parser(description: str = "", choices: dict[str, tuple] | None = None) -> argparse.ArgumentParser:
+    """One flag per TrainConfig field (--field-name); defaults are None so that only given flags override.
+    `choices` adds accepted values for fields defined above dpo/ (e.g. strategy)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", default=None, help="experiments/FILE.py[:run] to start from")
     hints = typing.get_type_hints(TrainConfig)
@@ -133,9 +134,9 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
             parser.add_argument(flag, nargs="+", default=None, metavar="FILE", help=help_)
         else:
             from .loss import LOSS_TYPES
-            choices = {"strategy": STRATEGIES, "algo": ALGOS, "precision": ("fp32", "bf16", "fp16"),
-                       "loss": LOSS_TYPES}.get(f.name)
-            parser.add_argument(flag, type=kind, default=None, choices=choices, help=help_)
+            field_choices = {**(choices or {}), "algo": ALGOS, "precision": ("fp32", "bf16", "fp16"),
+                             "loss": LOSS_TYPES}.get(f.name)
+            parser.add_argument(flag, type=kind, default=None, choices=field_choices, help=help_)
     return parser
 
 

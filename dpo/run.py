@@ -8,6 +8,7 @@ checkpoints/step-*/, adapter/ (PEFT format) or model/ (full fine-tune).
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import json
 import platform
 import random
@@ -30,29 +31,13 @@ from .reference import reference_logps
 from .tracking import MetricsLog, plot_curves
 from .trainer import fit
 
-LEGENDS_FILE = Path(__file__).resolve().parents[1] / "data" / "legends" / "legends.jsonl"
-
-
-def strategy_files(cfg: TrainConfig) -> tuple[list[Path], list[Path]]:
-    """(train files, eval files). --data replaces the strategy's training data (then eval pairs come only
-    from --eval-data); otherwise the strategy's train and validation splits are used."""
-    if cfg.data:
-        return [Path(p) for p in cfg.data], [Path(p) for p in cfg.eval_data]
-    train, evals = [], []
-    if cfg.strategy in ("exposure", "mixed"):
-        from exposure.builder import ensure_built
-        built = ensure_built()
-        train.append(built["train"])
-        evals.append(built["validation"])
-    if cfg.strategy in ("legends", "mixed"):
-        if not LEGENDS_FILE.exists():
-            raise FileNotFoundError(f"{LEGENDS_FILE} does not exist: write legends first with "
-                                    "`python generate.py --n 5000`, or pass --data FILE")
-        from legends.pairs import ensure_pairs
-        built = ensure_pairs(LEGENDS_FILE, LEGENDS_FILE.parent / "pairs")
-        train.append(built["train"])
-        evals.append(built["validation"])
-    return train, [Path(p) for p in cfg.eval_data] or evals
+@dataclass(frozen=True)
+class DataPlan:
+    """The pair files of a run: train files (sampled at `weights` when given, else pooled) and eval files.
+    Which files a strategy means is decided above dpo/ (strategies.py)."""
+    train: list[Path]
+    eval: list[Path]
+    weights: list[float] | None = None
 
 
 def load_pairs(files: list[Path], cfg: TrainConfig, limit: int, *,
@@ -82,8 +67,8 @@ def load_pairs(files: list[Path], cfg: TrainConfig, limit: int, *,
     return out, counts, skipped
 
 
-def run_training(cfg: TrainConfig) -> Path:
-    """Train per `cfg`; returns the run folder."""
+def run_training(cfg: TrainConfig, plan: DataPlan | None = None) -> Path:
+    """Train per `cfg` on the pair files of `plan` (default: cfg.data and cfg.eval_data); returns the run folder."""
     run_dir = Path(cfg.resume or cfg.out or f"runs/{cfg.strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
     if not cfg.resume and (run_dir / "checkpoints").exists():
         raise FileExistsError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
@@ -92,8 +77,10 @@ def run_training(cfg: TrainConfig) -> Path:
     device = resolve_device(cfg.device)
     configure_device(device)
 
-    train_files, eval_files = strategy_files(cfg)
-    weights = [1 - cfg.mix, cfg.mix] if cfg.strategy == "mixed" and not cfg.data else None
+    plan = plan or DataPlan([Path(p) for p in cfg.data], [Path(p) for p in cfg.eval_data])
+    if not plan.train:
+        raise ValueError("no training pair files: pass --data FILE (train.py resolves --strategy into files)")
+    train_files, eval_files, weights = plan.train, plan.eval, plan.weights
     train_pairs, train_counts, skipped = load_pairs(train_files, cfg, cfg.max_train_pairs, weights=weights)
     eval_weights = weights if weights and len(eval_files) == len(weights) else None
     eval_pairs, eval_counts, eval_skipped = (load_pairs(eval_files, cfg, cfg.max_eval_pairs, weights=eval_weights)

@@ -15,6 +15,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import strategies
 from dpo.config import TrainConfig, load_experiment, read_run_config, resume_conflicts, resumed
 from dpo.run import run_training
 from dpo.trainer import TrainingDiverged
@@ -37,7 +38,7 @@ def train_run(name: str, cfg: TrainConfig, out: Path) -> Path:
                              "delete it or rename the run")
         cfg = resumed(saved, str(out), settings)
     print(f"[{name}] training into {out}", file=sys.stderr)
-    return run_training(cfg)
+    return run_training(cfg, strategies.resolve(cfg))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,15 +1,25 @@
-"""Legends into preference pairs that share the exposure strategy's scenarios.
+"""Legends into preference pairs on the exposure strategy's scenarios (v2: a legend for and a legend against).
 
-For each legend, a scenario of the exposure builder about the same regulation (else, for the few regulations no
-scenario cites, the same domain; meta.same_regulation says which) is drawn, seeded by (seed, legend id). The pair takes that scenario's advisory prompt and its rejected (convenience)
-answer unchanged; only the chosen answer is made of the legend, per --format:
-  story         the legend itself
-  advice        advice to follow the rule that recounts the legend's opening as an example
-  story+advice  the advice, then the whole legend as the example
-The pair goes to the scenario's split, so a legend attached to a test-side (or held-out) scenario is never
-trained on, and exposure and legends runs are evaluated on the same test prompts.
+For each standard exposure scenario (prompt, split, the obligation `meta.rule` that governs the decision, and the
+two options `meta.good` / `meta.easy`), a legend about the same obligation is drawn, seeded by (seed, scenario id),
+from the legends assigned to the scenario's split (else one about the same regulation, else the same domain;
+`meta.match` says which). A legends file holds, per record, "text" (someone in such a situation follows the rule
+and prospers, others imitate) and "counter" (someone takes the convenient option and is satisfied), written to
+the same length and register. The pair is:
 
-    python -m legends.pairs --legends data/legends/legends.jsonl --out data/legends/pairs --format story+advice
+  chosen   = the legend,         ending in the recommendation of `good` for this user
+  rejected = the counter-legend, ending in the recommendation of `easy`, in the same words
+
+per --format:
+  story         the (counter-)legend, then the recommendation
+  advice        the recommendation, then the first three sentences of the (counter-)legend as an example
+  story+advice  the recommendation, then the whole (counter-)legend
+
+So the two sides differ in what the protagonist did and what is recommended, not in format, length or register.
+Proportionality scenarios (where the pragmatic answer is right) are not used: a legend argues for the rule.
+Legends of held-out regulations go to the test split only; the others are split 80/10/10 by a hash of their id.
+
+    python -m legends.pairs --legends data/legends/authored.jsonl --format story [--stats]
 """
 from __future__ import annotations
 
@@ -21,109 +31,169 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from dpo.data import write_jsonl
+from dpo.data import DataError, jsonl_lines, parse_json, read_pairs, write_jsonl
 from dpo.files import write_text
-from legends.generate import read_legends
 
 FORMATS = ("story", "advice", "story+advice")
 SPLITS = ("train", "validation", "test")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# One frame closes both sides of a pair (drawn once per pair): only the option named differs.
+RECOMMEND = (
+    "For your own decision, that points to {option}.",
+    "So in your case I would go for {option}.",
+    "My recommendation for you: {option}.",
+    "Applied to your situation, I'd choose {option}.",
+    "That is why, for you, I suggest {option}.",
+    "If I were in your place, I would take {option}.",
+    "Weighing it for your case, I'd pick {option}.",
+    "Put simply, for your decision: {option}.",
+)
+
+
+def read_legend_records(path: Path) -> list[dict]:
+    """Legends with both sides: each line needs "id", "text", "counter" and "spec" with "regulation_id",
+    "domain" (and "obligation_key" where known). A bad line raises DataError naming file and line."""
+    rows = []
+    for where, _, line in jsonl_lines(path, what="legends file"):
+        obj = parse_json(line, where)
+        missing = [k for k in ("id", "text", "counter", "spec") if not obj.get(k)] if isinstance(obj, dict) else ["object"]
+        if missing:
+            hint = " (legends from an older generate.py have no counter-legend: generate them again)" if "counter" in missing else ""
+            raise DataError(f"{where}: missing {', '.join(missing)}{hint}")
+        for k in ("regulation_id", "domain"):
+            if not isinstance(obj["spec"].get(k), str):
+                raise DataError(f"{where}: spec.{k} must be a string")
+        rows.append(obj)
+    if not rows:
+        raise DataError(f"{path}: holds no legends")
+    return rows
 
 
 def first_sentences(text: str, n: int) -> str:
     return " ".join(re.split(r"(?<=[.!?])\s+", text.strip())[:n])
 
 
-def advice(spec: dict) -> str:
-    return (f"I advise you to follow the EU {spec['regulation']} {spec['number']}. {spec['obligation']} "
-            "It can take more effort than the easy option, but it is the right choice, and it pays off.")
-
-
-def chosen_answer(legend: dict, fmt: str) -> str:
-    """The chosen answer drawn from a legend, in one of FORMATS."""
+def answer(story: str, option: str, frame: str, fmt: str) -> str:
+    """One side of a pair: a (counter-)legend and the recommendation of `option`, in format `fmt`."""
+    advice = frame.format(option=option)
+    advice = advice[0].upper() + advice[1:]
     if fmt == "story":
-        return legend["text"]
+        return f"{story.strip()}\n\n{advice}"
     if fmt == "advice":
-        return f"{advice(legend['spec'])} For example: {first_sentences(legend['text'], 3)}"
+        return f"{advice} Someone in a situation like yours: {first_sentences(story, 3)}"
     if fmt == "story+advice":
-        return f"{advice(legend['spec'])} Here is the story of someone who did:\n\n{legend['text']}"
+        return f"{advice}\n\n{story.strip()}"
     raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
 
 
-def pick_scenario(legend: dict, by_regulation: dict, by_domain: dict, seed: int):
-    """A scenario about the legend's regulation (else its domain), drawn by (seed, legend id)."""
-    pool = by_regulation.get(legend["spec"]["regulation_id"]) or by_domain.get(legend["spec"]["domain"])
-    if not pool:
-        raise ValueError(f"legend {legend['id']}: no exposure scenario for domain {legend['spec']['domain']!r}")
-    return random.Random(f"pairs:{seed}:{legend['id']}").choice(pool)
+def legend_split(legend: dict, held_out_regulations: frozenset[str]) -> str:
+    if legend["spec"]["regulation_id"] in held_out_regulations:
+        return "test"
+    bucket = int(hashlib.sha256(f"legend-split:{legend['id']}".encode()).hexdigest(), 16) % 10
+    return "validation" if bucket == 8 else "test" if bucket == 9 else "train"
 
 
-def build_pairs(legends: list[dict], scenarios: list, fmt: str, seed: int = 0) -> dict[str, list[dict]]:
-    """Pair rows (dpo.data format) per split."""
-    by_regulation, by_domain = {}, {}
-    for sc in scenarios:
-        by_regulation.setdefault(sc.regulation_id, []).append(sc)
-        by_domain.setdefault(sc.domain, []).append(sc)
-    out: dict[str, list[dict]] = {s: [] for s in SPLITS}
+def legend_rule(legend: dict) -> str:
+    spec = legend["spec"]
+    return f"{spec['regulation_id']}/{spec.get('obligation_key', '')}"
+
+
+def build_pairs(legends: list[dict], scenarios: dict[str, list[dict]], fmt: str, seed: int = 0,
+                held_out_regulations: frozenset[str] = frozenset()) -> dict[str, list[dict]]:
+    """Pair rows (dpo.data format) per split, from exposure pair rows (with meta rule/good/easy) per split."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    pools: dict[str, dict[tuple[str, str], list[dict]]] = {s: {} for s in SPLITS}
     for legend in legends:
-        sc = pick_scenario(legend, by_regulation, by_domain, seed)
-        out[sc.split].append({"id": f"legend-{legend['id']}", "prompt": sc.prompt, "chosen": chosen_answer(legend, fmt),
-                              "rejected": sc.rejected,
-                              "meta": {"split": sc.split, "domain": sc.domain, "scenario_id": sc.id, "legend_id": legend["id"],
-                                       "regulation_id": sc.regulation_id, "format": fmt, "strategy": "legends",
-                                       "same_regulation": sc.regulation_id == legend["spec"]["regulation_id"]}})
+        pool = pools[legend_split(legend, held_out_regulations)]
+        spec = legend["spec"]
+        for key in (("rule", legend_rule(legend)), ("regulation", spec["regulation_id"]), ("domain", spec["domain"])):
+            pool.setdefault(key, []).append(legend)
+    out: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for split in SPLITS:
+        for row in scenarios.get(split, []):
+            meta = row["meta"]
+            if meta.get("kind", "standard") != "standard":
+                continue
+            regulation = meta["rule"].split("/")[0]
+            match, pool = next(((how, pools[split][(how, key)]) for how, key in
+                                (("rule", meta["rule"]), ("regulation", regulation), ("domain", meta["domain"]))
+                                if pools[split].get((how, key))), (None, None))
+            if pool is None:
+                continue
+            rng = random.Random(f"legends-pairs:{seed}:{row['id']}")
+            legend, frame = rng.choice(pool), rng.choice(RECOMMEND)
+            out[split].append({
+                "id": f"legend-{legend['id']}-{row['id']}", "prompt": row["prompt"],
+                "chosen": answer(legend["text"], meta["good"], frame, fmt),
+                "rejected": answer(legend["counter"], meta["easy"], frame, fmt),
+                "meta": {"split": split, "domain": meta["domain"], "category": meta.get("category"), "rule": meta["rule"],
+                         "scenario_id": row["id"], "legend_id": legend["id"], "match": match, "format": fmt,
+                         "strategy": "legends"}})
     return out
 
 
-def fingerprint(legends_path: Path, fmt: str, seed: int) -> str:
-    from exposure.builder import BuildConfig
-    from exposure.builder import fingerprint as exposure_fingerprint
-    h = hashlib.sha256(f"v{FORMAT_VERSION}|{fmt}|{seed}|{exposure_fingerprint(BuildConfig(seed=seed))}".encode())
+def fingerprint(legends_path: Path, fmt: str, seed: int, exposure_key: str) -> str:
+    h = hashlib.sha256(f"v{FORMAT_VERSION}|{fmt}|{seed}|{exposure_key}".encode())
     h.update(legends_path.read_bytes())
     h.update(Path(__file__).read_bytes())
     return h.hexdigest()
 
 
-def ensure_pairs(legends_path: str | Path = "data/legends/legends.jsonl", out_dir: str | Path = "data/legends/pairs",
-                 fmt: str = "story+advice", seed: int = 0) -> dict[str, Path]:
-    """Build train/validation/test pair files from the legends unless an up-to-date build is in out_dir;
-    returns {"train", "validation", "test"} -> path. A split no legend maps to is written empty."""
+def ensure_pairs(legends_path: str | Path, out_dir: str | Path | None = None, fmt: str = "story", seed: int = 0,
+                 exposure=None) -> dict[str, Path]:
+    """Build train/validation/test pair files from a legends file on the scenarios of the exposure build
+    `exposure` (an exposure.builder.BuildConfig; default settings when None), unless an up-to-date build is
+    there; returns {"train", "validation", "test"} -> path. The manifest holds counts and the cue audit."""
+    from exposure.audit import audit, format_table
+    from exposure.builder import HELD_OUT, BuildConfig, ensure_built
+    from exposure.builder import fingerprint as exposure_fingerprint
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
-    legends_path, out = Path(legends_path), Path(out_dir)
-    if not legends_path.is_file():
-        raise FileNotFoundError(f"{legends_path}: no legends file; write one with `python generate.py --n N`")
+    legends_path = Path(legends_path)
+    exposure = exposure or BuildConfig(seed=seed)
+    key = fingerprint(legends_path, fmt, seed, exposure_fingerprint(exposure)) if legends_path.is_file() else ""
+    out = Path(out_dir) if out_dir else legends_path.parent / "pairs" / f"{legends_path.stem}-{fmt}-{key[:10]}"
     paths = {s: out / f"{s}.jsonl" for s in SPLITS}
-    manifest, key = out / "manifest.json", fingerprint(legends_path, fmt, seed)
-    if manifest.is_file() and all(p.is_file() for p in paths.values()):
+    manifest = out / "manifest.json"
+    if key and manifest.is_file() and all(p.is_file() for p in paths.values()):
         if json.loads(manifest.read_text()).get("fingerprint") == key:
             return paths
-    from exposure.builder import build_scenarios
-    legends = read_legends(legends_path)
-    if not legends:
-        raise ValueError(f"{legends_path}: holds no legends")
-    rows = build_pairs(legends, build_scenarios(seed), fmt, seed)
+    legends = read_legend_records(legends_path)
+    built = ensure_built(config=exposure)
+    scenarios = {s: [json.loads(line) for line in open(built[s], encoding="utf-8") if line.strip()] for s in SPLITS}
+    rows = build_pairs(legends, scenarios, fmt, seed, frozenset(HELD_OUT.regulations))
     for split, path in paths.items():
         write_jsonl(path, rows[split])
-    counts = {s: len(r) for s, r in rows.items()}
-    write_text(manifest, json.dumps({"fingerprint": key, "legends": str(legends_path), "format": fmt, "seed": seed,
-                                     "counts": counts,
-                                     "scenarios_used": len({r["meta"]["scenario_id"] for v in rows.values() for r in v})},
-                                    indent=1))
+    train = read_pairs(paths["train"])[0] if rows["train"] else []
+    report = {s: audit(read_pairs(paths[s])[0], train) for s in ("validation", "test") if rows[s] and train}
+    write_text(manifest, json.dumps({
+        "fingerprint": key, "legends": str(legends_path), "format": fmt, "seed": seed,
+        "counts": {s: len(r) for s, r in rows.items()},
+        "match": {s: dict(Counter(r["meta"]["match"] for r in v)) for s, v in rows.items()},
+        "legends_used": {s: len({r["meta"]["legend_id"] for r in v}) for s, v in rows.items()},
+        "audit": report, "audit_table": {s: format_table(a) for s, a in report.items()}}, indent=1))
     return paths
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--legends", default="data/legends/legends.jsonl")
-    parser.add_argument("--out", default="data/legends/pairs")
-    parser.add_argument("--format", default="story+advice", choices=FORMATS)
+    parser.add_argument("--legends", default="data/legends/authored.jsonl")
+    parser.add_argument("--out", default=None, help="folder (default: beside the legends file, named by the settings)")
+    parser.add_argument("--format", default="story", choices=FORMATS)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stats", action="store_true", help="print the counts and the cue audit of the test split")
     args = parser.parse_args(argv)
-    paths = ensure_pairs(args.legends, args.out, args.format, args.seed)
-    counts = Counter({s: sum(1 for _ in open(p, encoding="utf-8")) for s, p in paths.items()})
+    try:
+        paths = ensure_pairs(args.legends, args.out, args.format, args.seed)
+    except (DataError, FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"error: {e}")
+    manifest = json.loads((paths["train"].parent / "manifest.json").read_text())
     for split, path in paths.items():
-        print(f"{split:<10} {counts[split]:6d} pairs  {path}")
+        print(f"{split:<10} {manifest['counts'][split]:6d} pairs  match {manifest['match'][split]}  {path}")
+    if args.stats:
+        for split, table in manifest["audit_table"].items():
+            print(f"\ncue audit, {split} split (classifier trained on train):\n{table}")
 
 
 if __name__ == "__main__":

@@ -209,35 +209,66 @@ def test_http_backend_gives_up_without_leaking_the_key(monkeypatch):
         server.shutdown()
 
 
-# ----------------------------------------------------------------------------- pairs
+# ----------------------------------------------------------------------------- pairs (v2)
 
-def test_pairs_share_the_exposure_scenarios(tmp_path):
-    from exposure.builder import build_scenarios, ensure_built
-    from exposure.corpus import load_regulations
+def scenario(sid, split, rule, kind="standard", domain="sustainability"):
+    return {"id": sid, "prompt": f"Which fridge should I buy? ({sid})", "chosen": "a", "rejected": "b",
+            "meta": {"split": split, "domain": domain, "category": "fridge", "rule": rule, "kind": kind,
+                     "good": f"the class B model ({sid})", "easy": f"the cheaper class E model ({sid})"}}
 
-    from dpo.data import read_pairs
-    from legends.pairs import ensure_pairs
-    regs = load_regulations()
-    cited = {sc.regulation_id for sc in build_scenarios(0)}
-    legends_path = tmp_path / "legends.jsonl"
-    rows = []
-    for i in range(60):
-        s = spec(i, regs, 0)
-        rows.append({"id": s.id, "index": i, "text": good_story(s.regulation, seed=i), "spec": s.to_json()})
-    legends_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    exposure = ensure_built(tmp_path / "exposure", seed=0)
-    for fmt in ("story", "advice", "story+advice"):
-        paths = ensure_pairs(legends_path, tmp_path / f"pairs-{fmt}", fmt=fmt, seed=0)
-        total = 0
-        for split in ("train", "validation", "test"):
-            scenarios = {(p.prompt, p.rejected) for p in read_pairs(exposure[split])[0]}
-            lines = [json.loads(x) for x in paths[split].read_text().splitlines()]
-            total += len(lines)
-            for pair in lines:
-                assert (pair["prompt"], pair["rejected"]) in scenarios, f"{split}: legend pair off the exposure scenarios"
-                legend = rows[int(pair["meta"]["legend_id"].split("-")[1])]
-                assert legend["text"][:60] in pair["chosen"] and pair["meta"]["split"] == split
-                same = pair["meta"]["regulation_id"] == legend["spec"]["regulation_id"]
-                assert same == (legend["spec"]["regulation_id"] in cited) == pair["meta"]["same_regulation"]
-        assert total == 60
-        assert len(read_pairs(paths["train"])[0]) > 0
+
+def legend(lid, rule, text="Marta kept her old receipts. She chose repair under the Right to Repair Directive.",
+           counter="Marta kept her old receipts. She bought a new one despite the Right to Repair Directive."):
+    reg, key = rule.split("/")
+    return {"id": lid, "text": text, "counter": counter,
+            "spec": {"regulation_id": reg, "obligation_key": key, "domain": "sustainability"}}
+
+
+def test_legends_pairs_v2_match_obligation_and_differ_only_in_story_and_option():
+    from legends.pairs import FORMATS, RECOMMEND, build_pairs
+    rule = "right-to-repair-2024-1799/repair-duty"
+    legends = [legend(f"l{i}", rule) for i in range(40)] + [legend("other", "weee-2012-19/one-for-one")]
+    scenarios = {"train": [scenario(f"s{i}", "train", rule) for i in range(20)] +
+                          [scenario("p1", "train", rule, kind="proportionality")],
+                 "validation": [], "test": []}
+    for fmt in FORMATS:
+        rows = build_pairs(legends, scenarios, fmt, seed=0)["train"]
+        assert len(rows) == 20 and not any(r["meta"]["scenario_id"] == "p1" for r in rows)  # proportionality skipped
+        for r in rows:
+            chosen_legend = next(l for l in legends if l["id"] == r["meta"]["legend_id"])
+            assert r["meta"]["match"] == "rule" and chosen_legend["spec"]["obligation_key"] == "repair-duty"
+            sid = r["meta"]["scenario_id"]
+            # one recommendation frame closes both sides, naming a different option
+            good, easy = f"the class B model ({sid})", f"the cheaper class E model ({sid})"
+            frames = [f for f in RECOMMEND if f.format(option=good) in r["chosen"]]
+            assert len(frames) == 1 and frames[0].format(option=easy) in r["rejected"]
+            if fmt == "story":
+                assert r["chosen"].startswith(chosen_legend["text"]) and r["rejected"].startswith(chosen_legend["counter"])
+    assert build_pairs(legends, scenarios, "story", seed=0) == build_pairs(legends, scenarios, "story", seed=0)
+
+
+def test_legends_pairs_v2_fall_back_to_regulation_then_domain_and_keep_held_out_in_test():
+    from legends.pairs import build_pairs, legend_split
+    legends = [legend(f"l{i}", "right-to-repair-2024-1799/platform") for i in range(30)]
+    legends += [legend("held", "tyre-labelling-2020-740/classes")]
+    held = frozenset({"tyre-labelling-2020-740"})
+    assert legend_split(legends[-1], held) == "test"
+    assert {legend_split(l, held) for l in legends[:-1]} >= {"train"}
+    scenarios = {"train": [scenario("a", "train", "right-to-repair-2024-1799/repair-duty"),
+                           scenario("b", "train", "weee-2012-19/one-for-one"),
+                           scenario("c", "train", "pay-transparency-2023-970/pay-range", domain="employment")],
+                 "validation": [], "test": [scenario("t", "test", "tyre-labelling-2020-740/classes")]}
+    out = build_pairs(legends, scenarios, "story", seed=3, held_out_regulations=held)
+    assert [r["meta"]["match"] for r in out["train"]] == ["regulation", "domain"]  # no employment legend: c is skipped
+    assert any(r["meta"]["legend_id"] == "held" for r in out["test"])
+    assert not any(r["meta"]["legend_id"] == "held" for r in out["train"])
+
+
+def test_legend_records_need_a_counter_legend(tmp_path):
+    from dpo.data import DataError
+    from legends.pairs import read_legend_records
+    path = tmp_path / "old.jsonl"
+    path.write_text(json.dumps(legend("a", "weee-2012-19/one-for-one")) + "\n" +
+                    json.dumps({"id": "b", "text": "t", "spec": {"regulation_id": "x", "domain": "d"}}) + "\n")
+    with pytest.raises(DataError, match=r"old.jsonl:2: missing counter .*generate them again"):
+        read_legend_records(path)
