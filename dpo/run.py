@@ -23,7 +23,7 @@ import torch
 from .config import TrainConfig
 from .data import PreferencePair, Truncation, read_pairs, tokenize_pairs
 from .files import file_sha256, write_text
-from .lora import LoRAConfig, inject_lora, save_adapter
+from .lora import LoRAConfig, inject_lora, save_adapter, target_modules
 from .loss import REFERENCE_FREE, SMOOTHED
 from .models import cache_root, load_model, model_identity
 from .precision import configure_device
@@ -91,6 +91,8 @@ def run_training(cfg: TrainConfig, plan: DataPlan | None = None) -> Path:
         print("warning: no held-out pairs (pass --eval-data FILE): eval/ metrics will be missing", file=sys.stderr)
     model, tokenizer = load_model(cfg.model, cache_dir=cfg.cache_dir or None)
     model.to(device)
+    if not cfg.full_finetune:
+        target_modules(model, lora_config(cfg))  # a bad target fails now, not after the reference pass
     trunc = Truncation(cfg.max_length, cfg.max_prompt_length)
     train, evals = tokenize_pairs(tokenizer, train_pairs, trunc), tokenize_pairs(tokenizer, eval_pairs, trunc)
     print(f"pairs: {len(train.examples)} train ({train.truncated} truncated, {train.dropped} dropped, {skipped} invalid "

@@ -336,3 +336,10 @@ def test_fp16_endless_overflow_stops_the_run(tmp_path, monkeypatch):
     cfg = tiny_config(tmp_path, precision="fp16", max_steps=limit + 5, eval_every=100, save_every=100)
     with pytest.raises(TrainingDiverged, match=rf"step {limit + 1}: {limit + 1} fp16 steps in a row"):
         run_training(cfg)
+
+
+def test_a_bad_lora_target_fails_before_the_reference_pass(tmp_path):
+    cfg = tiny_config(tmp_path, lora_targets=["q_proj", "no_such_proj"])
+    with pytest.raises(ValueError, match="no_such_proj"):
+        run_training(cfg)
+    assert not (tmp_path / "cache" / "reference").exists()  # nothing was computed for a run that cannot start
