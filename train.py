@@ -15,18 +15,14 @@ import strategies
 from dpo.config import build_parser, config_from_args
 from dpo.data import DataError
 from dpo.models import ModelError
-from dpo.run import run_training
 from dpo.trainer import TrainingDiverged
-
-CHOICES = {"strategy": strategies.NAMES, "legends_format": strategies.LEGENDS_FORMATS,
-           "citations": strategies.CITATIONS}
 
 
 def main(argv=None) -> None:
-    args = build_parser(__doc__, CHOICES).parse_args(argv)
+    args = build_parser(__doc__, strategies.CHOICES).parse_args(argv)
     try:
         cfg = config_from_args(args)
-        run_dir = run_training(cfg, strategies.resolve(cfg))
+        run_dir = strategies.train_one(cfg)
     except (DataError, ModelError, TrainingDiverged, ValueError, FileNotFoundError, FileExistsError) as e:
         sys.exit(f"error: {e}")
     except KeyboardInterrupt:
