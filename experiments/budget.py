@@ -27,10 +27,11 @@ START_SECONDS = {"smollm2-135m": 20.0, "tiny-random": 1.0}  # load the model, re
 ALGO_FACTOR = {"dpo": 1.0, "rm": 1.0, "ppo": 2.0, "grpo": 3.0}
 FULL_FINETUNE_FACTOR = 2.0
 REFERENCE_STEP_TOKENS = 4 * 384
-# evaluation of one model (bench/bench_eval.py, 2 cores)
-OPTION_SECONDS = {"smollm2-135m": 0.08, "tiny-random": 0.002}  # one forced-choice option
-TOKEN_SECONDS = {"smollm2-135m": 0.012, "tiny-random": 0.0005}  # one new token of a batched open answer
-FIXED_SECONDS = {"smollm2-135m": 60.0, "tiny-random": 1.0}  # load, drift (KL, perplexity), held-out pairs
+# evaluation of one model, until a cached evaluation gives its own time (estimates: forward passes at a training
+# step's ~1,200 tokens/s, ~130 tokens an option with the prompt shared; generation ~330 new tokens/s in batches)
+OPTION_SECONDS = {"smollm2-135m": 0.12, "tiny-random": 0.002}  # one forced-choice option
+TOKEN_SECONDS = {"smollm2-135m": 0.003, "tiny-random": 0.0005}  # one new token of an open answer, batched
+FIXED_SECONDS = {"smollm2-135m": 90.0, "tiny-random": 1.0}  # load, drift (KL, perplexity), held-out pairs
 
 
 def steps(cfg: TrainConfig, pairs: int) -> int:
@@ -44,15 +45,15 @@ def step_tokens(cfg: TrainConfig) -> int:
     return cfg.batch_size * cfg.grad_accum * cfg.max_length
 
 
-def measured_step(run_dirs: list[Path], cfg: TrainConfig) -> float | None:
-    """Median seconds a step of the runs in `run_dirs` with cfg's model and algo, scaled to cfg's tokens a step."""
+def measured_step(run_dirs: list[Path], cfg: TrainConfig, algo: str) -> float | None:
+    """Median seconds a step of the runs in `run_dirs` with cfg's model and `algo`, scaled to cfg's tokens a step."""
     scaled = []
     for run_dir in run_dirs:
         config = run_dir / "config.json"
         if not config.is_file() or not (run_dir / "metrics.jsonl").is_file():
             continue
         other = read_run(run_dir)
-        if other is None or (other.model, other.algo, other.full_finetune) != (cfg.model, cfg.algo, cfg.full_finetune):
+        if other is None or (other.model, other.algo, other.full_finetune) != (cfg.model, algo, cfg.full_finetune):
             continue
         times = [m["step_time"] for m in read_metrics(run_dir) if "step_time" in m]
         if times:
@@ -67,21 +68,23 @@ def read_run(run_dir: Path) -> TrainConfig | None:
         return None
 
 
-def step_seconds(cfg: TrainConfig, run_dirs: list[Path]) -> tuple[float, str] | None:
-    """(seconds a step, where the figure comes from), or None for a model without a figure."""
-    measured = measured_step(run_dirs, cfg)
+def step_seconds(cfg: TrainConfig, run_dirs: list[Path], algo: str = "") -> tuple[float, str] | None:
+    """(seconds a step of cfg, or of cfg with `algo`; where the figure comes from), or None for a model
+    without a figure."""
+    algo = algo or cfg.algo
+    measured = measured_step(run_dirs, cfg, algo)
     if measured is not None:
         return measured, "measured"
     if cfg.model not in STEP_SECONDS:
         return None
-    factor = ALGO_FACTOR.get(cfg.algo, 1.0) * (FULL_FINETUNE_FACTOR if cfg.full_finetune else 1.0)
+    factor = ALGO_FACTOR.get(algo, 1.0) * (FULL_FINETUNE_FACTOR if cfg.full_finetune else 1.0)
     return STEP_SECONDS[cfg.model] * factor * step_tokens(cfg) / REFERENCE_STEP_TOKENS, "table"
 
 
-def run_seconds(cfg: TrainConfig, pairs: int, done_steps: int, reference_pass: bool,
-                run_dirs: list[Path]) -> float | None:
+def run_seconds(cfg: TrainConfig, pairs: int, done_steps: int, reference_pass: bool, run_dirs: list[Path],
+                algo: str = "") -> float | None:
     """Estimated seconds to finish a run (None: no figure for its model)."""
-    per_step = step_seconds(cfg, run_dirs)
+    per_step = step_seconds(cfg, run_dirs, algo)
     if per_step is None:
         return None
     ref = REFERENCE_SECONDS[cfg.model] * pairs if reference_pass else 0.0

@@ -77,16 +77,21 @@ def prepare(exp: Experiment) -> None:
                   file=sys.stderr)
 
 
-def estimates(planned: list[Planned], root: Path) -> dict[str, float | None]:
-    """{run: estimated seconds to finish it} for the runs to train (see experiments/budget.py)."""
+def estimates(exp: Experiment, planned: list[Planned], root: Path) -> dict[str, float | None]:
+    """{run: estimated seconds to finish it} for the runs to train, the runs whose data is missing (as new runs
+    of max_train_pairs) and the unavailable runs (as they would be), see experiments/budget.py."""
     run_dirs = [p for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
     seen, out = set(), {}
     for p in planned:
-        if p.status in TO_TRAIN:
-            key = reference_key(p)
+        run = exp.runs[p.name]
+        if p.status == "unavailable" and run.like is not None:
+            out[p.name] = budget.run_seconds(run.like, run.like.max_train_pairs, 0, False, run_dirs, run.algo)
+        elif p.status in TO_TRAIN + ("error",) and p.cfg is not None:
+            key = reference_key(p) if p.data else p.name
             ref = p.status != "resume" and key is not None and key not in seen
             seen.add(key)
-            out[p.name] = budget.run_seconds(p.cfg, p.pairs, p.done_steps if p.status == "resume" else 0, ref, run_dirs)
+            pairs = p.pairs if p.data else p.cfg.max_train_pairs
+            out[p.name] = budget.run_seconds(p.cfg, pairs, p.done_steps, ref, run_dirs)
     return out
 
 
@@ -118,46 +123,57 @@ def eval_estimate(cfg, to_evaluate: int, cache: Path) -> float | None:
     """Seconds to evaluate `to_evaluate` models: the cached evaluations' own times, else budget.eval_seconds."""
     from .evaluation import work
     seconds = [json.loads(f.read_text())["model"].get("seconds") for f in cache.glob("*.json")] if cache.is_dir() else []
-    per_model = statistics.median(s for s in seconds if s) if any(seconds) else budget.eval_seconds(cfg.model, *work(cfg))
+    per_model = statistics.median(s for s in seconds if s) if any(seconds) else budget.eval_seconds(cfg.model, *work(cfg), cfg.max_new_tokens)
     return None if per_model is None else per_model * to_evaluate
 
 
-def print_plan(exp: Experiment, path: str, planned: list[Planned], root: Path, eval_cfg, no_eval: bool) -> None:
-    seconds = estimates(planned, root)
+def print_plan(exp: Experiment, path: str, planned: list[Planned], root: Path, eval_cfg) -> None:
+    seconds = estimates(exp, planned, root)
     width = max(len(p.name) for p in planned) + 2
     print(f"experiment {exp.name} ({path}): {len(planned)} runs, results in {root}/")
     for argv in exp.prepare:
         print(f"  first: python {' '.join(argv)}")
     print(f"  {'run':<{width}}{'status':<13}{'estimate':>10}  settings (vs the file's base)")
     for p in planned:
-        settings = describe(p.cfg, exp.base) if p.cfg else ""
+        like = exp.runs[p.name].like if p.cfg is None else None
+        settings = describe(p.cfg, exp.base) if p.cfg else f"algo={exp.runs[p.name].algo} {describe(like, exp.base)}" if like else ""
         note = f"  [{p.why}]" if p.why else ""
         estimate = budget.duration(seconds[p.name]) if p.name in seconds else ""
         print(f"  {p.name:<{width}}{p.status:<13}{estimate:>10}  {settings}{note}")
-    known = [s for s in seconds.values() if s is not None]
-    train = sum(known)
-    run_dirs = [d for d in root.glob("*") if d.is_dir()]
-    per_step = {(p.cfg.model, p.cfg.algo): budget.step_seconds(p.cfg, run_dirs) for p in planned if p.name in seconds}
-    source = [f"{model} {algo} {s[0]:.2f} s/step ({s[1]})" for (model, algo), s in per_step.items() if s]
-    print(f"training: {len(seconds)} runs to train, {budget.duration(train)}"
-          + (f" ({len(seconds) - len(known)} without an estimate)" if len(known) < len(seconds) else "")
-          + (f"; {', '.join(source)}" if source else ""))
-    total = train
-    if not no_eval:
+    by_status = {s: [p.name for p in planned if p.name in seconds and p.status in group]
+                 for s, group in (("to train", TO_TRAIN), ("data missing", ("error",)), ("unavailable", ("unavailable",)))}
+    parts = [f"{len(names)} {s} {budget.duration(sum(seconds[n] or 0 for n in names))}"
+             for s, names in by_status.items() if names]
+    print(f"training: {'; '.join(parts) or 'nothing to train'}")
+    total = sum(s or 0 for s in seconds.values())
+    if eval_cfg is not None:
         from .evaluation import pending
-        policies = [p for p in planned if p.status in TO_TRAIN + ("finished",) and p.cfg.algo != "rm"
-                    and not p.cfg.full_finetune]
-        todo = pending(eval_cfg, {p.name: Path(p.cfg.out) for p in policies if p.status == "finished"},
-                       root / "evaluations")
-        todo += [p.name for p in policies if p.status != "finished"]
+        policies = [p for p in planned if p.name in seconds or p.status == "finished"]
+        policies = [p for p in policies if (exp.runs[p.name].algo if p.cfg is None else p.cfg.algo) != "rm"
+                    and not (p.cfg and p.cfg.full_finetune)]
+        finished_runs = {p.name: Path(p.cfg.out) for p in policies if p.status == "finished"}
+        todo = pending(eval_cfg, finished_runs, root / "evaluations") + [p.name for p in policies if p.status != "finished"]
+        todo = (["base"] if todo and "base" not in todo else []) + todo
         ev = eval_estimate(eval_cfg, len(todo), root / "evaluations")
         print(f"evaluation: the base and {len(policies)} runs, {len(todo)} to evaluate "
               f"(limit {eval_cfg.limit or 'all'} items a kind), {budget.duration(ev)}")
         total += ev or 0
-    print(f"total: about {budget.duration(total)} (an estimate on 2 CPU cores: steps x s/step, reference passes, "
-          "evaluation; see experiments/budget.py)")
+    print(f"total: about {budget.duration(total)}, all of the above (an estimate for 2 CPU cores, "
+          f"experiments/budget.py; {step_sources(planned, exp, root)})")
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in exp.gpu.items())
     print(f"on a GPU: python -m experiments.run {path} --results {RESULTS}/gpu {flags}")
+
+
+def step_sources(planned: list[Planned], exp: Experiment, root: Path) -> str:
+    """The s/step figures the estimate used, and where each comes from."""
+    run_dirs = [d for d in root.glob("*") if d.is_dir()]
+    figures = {}
+    for p in planned:
+        run = exp.runs[p.name]
+        cfg, algo = (p.cfg, p.cfg.algo) if p.cfg else (run.like, run.algo)
+        if cfg is not None and (f := budget.step_seconds(cfg, run_dirs, algo)):
+            figures[(cfg.model, algo)] = f
+    return ", ".join(f"{model} {algo} {s:.2f} s/step ({source})" for (model, algo), (s, source) in figures.items())
 
 
 def train(planned: list[Planned], root: Path) -> None:
@@ -242,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
                     p.cfg = dataclasses.replace(p.cfg, wandb_run_name=f"{exp.name}/{p.name}")
         eval_cfg = None if args.no_eval else eval_config(exp, planned, root, args.eval_limit)
         if args.dry_run:
-            print_plan(exp, args.file, planned, root, eval_cfg, args.no_eval)
+            print_plan(exp, args.file, planned, root, eval_cfg)
             return
         train(planned, root)
         if not args.no_eval:

@@ -27,8 +27,11 @@ REF = "run:"
 
 @dataclass(frozen=True)
 class Unavailable:
-    """A run this checkout cannot train, and why (the runner reports it instead of failing)."""
+    """A run this checkout cannot train, and why (the runner reports it instead of failing). `like`: the
+    settings it would have, as far as this checkout's TrainConfig holds them, and its `algo` (for estimates)."""
     reason: str
+    like: TrainConfig | None = None
+    algo: str = ""
 
 
 Run = TrainConfig | Unavailable
@@ -48,14 +51,19 @@ def variant(base: TrainConfig, **changes) -> Run:
     """`base` with `changes`; Unavailable when changes["algo"] is not an algorithm of this checkout."""
     algo = changes.get("algo", base.algo)
     if algo not in ALGOS:
-        return Unavailable(f"algo {algo} not installed")
+        known = {f.name for f in dataclasses.fields(TrainConfig)} - {"algo"}
+        like = dataclasses.replace(base, **{k: v for k, v in changes.items() if k in known})
+        return Unavailable(f"algo {algo} not installed", like, algo)
     return dataclasses.replace(base, **changes)
 
 
 def seeds(runs: dict[str, Run], values: tuple[int, ...] = (0, 1, 2)) -> dict[str, Run]:
     """Every run once per seed: {NAME-seedS: run with seed S}."""
-    return {f"{name}-seed{s}": run if isinstance(run, Unavailable) else dataclasses.replace(run, seed=s)
-            for name, run in runs.items() for s in values}
+    def seeded(run: Run, s: int) -> Run:
+        if isinstance(run, Unavailable):
+            return dataclasses.replace(run, like=run.like and dataclasses.replace(run.like, seed=s))
+        return dataclasses.replace(run, seed=s)
+    return {f"{name}-seed{s}": seeded(run, s) for name, run in runs.items() for s in values}
 
 
 def run_folder(name: str) -> str:
