@@ -4,7 +4,7 @@
   python train.py --strategy legends                   # the authored legends (--legends-source generated|FILE)
   python train.py --strategy mixed --mix 0.5
   python train.py --data my_pairs.jsonl --loss ipo --beta 0.5 --max-steps 200
-  python train.py --config experiments/ablations.py:beta_0.5
+  python train.py --config experiments/beta.py:beta0.5
   python train.py --resume runs/exposure-20261123-120000
 
 Every flag is a field of dpo.config.TrainConfig; strategies.py turns --strategy into pair files.

@@ -2,8 +2,8 @@
 
   python -m experiments.run experiments/strategies.py --dry-run    # the plan: status, settings, estimated time
   python -m experiments.run experiments/strategies.py              # train (skip, resume), evaluate, report
-  python -m experiments.run experiments/beta.py --only beta0.5-seed0 --no-eval
-  python -m experiments.run experiments/strategies.py --device cuda --batch-size 16 --results experiments/results/gpu
+  python -m experiments.run experiments/beta.py --only beta0.5 --no-eval
+  python -m experiments.run experiments/strategies.py --device cuda --batch-size 16 --epochs 4 --results experiments/results/gpu
 
 Run folders go to <results>/<file>/<run>/; report.md, results.json, comparison.png and curves.png to
 <results>/<file>/. A run already finished with the same resolved settings and the same data (the pair
@@ -27,13 +27,14 @@ from pathlib import Path
 import strategies
 from dpo.config import TrainConfig, build_parser
 from dpo.data import DataError
+from dpo.files import write_text
 from dpo.models import ModelError
 from dpo.run import git_commit
 from dpo.tracking import plot_curves, read_metrics
 from dpo.trainer import TrainingDiverged
 
 from . import budget
-from .plan import TO_TRAIN, Planned, describe, finished, plan_runs, reference_key
+from .plan import TO_TRAIN, Planned, describe, plan_runs, reference_key
 from .spec import Experiment, load
 
 RESULTS = Path("experiments/results")
@@ -122,8 +123,8 @@ def eval_config(exp: Experiment, planned: list[Planned], root: Path, limit: int 
 def eval_estimate(cfg, to_evaluate: int, cache: Path) -> float | None:
     """Seconds to evaluate `to_evaluate` models: the cached evaluations' own times, else budget.eval_seconds."""
     from .evaluation import work
-    seconds = [json.loads(f.read_text())["model"].get("seconds") for f in cache.glob("*.json")] if cache.is_dir() else []
-    per_model = statistics.median(s for s in seconds if s) if any(seconds) else budget.eval_seconds(cfg.model, *work(cfg), cfg.max_new_tokens)
+    seconds = [s for f in cache.glob("*.json") if (s := json.loads(f.read_text())["model"].get("seconds"))]
+    per_model = statistics.median(seconds) if seconds else budget.eval_seconds(cfg.model, *work(cfg), cfg.max_new_tokens)
     return None if per_model is None else per_model * to_evaluate
 
 
@@ -235,7 +236,7 @@ def report(exp: Experiment, path: str, planned: list[Planned], root: Path, eval_
     commit = results["experiment"]["git"]["commit"] or "unknown"
     head = (f"# Experiment `{exp.name}`\n\n`python -m experiments.run {path}` at commit {commit[:10]}, "
             f"{results['experiment']['time']}. Training curves of every run: curves.png.\n\n{table}\n\n")
-    written.write_text(head + written.read_text().replace("# Evaluation report", "## Evaluation", 1))
+    write_text(written, head + written.read_text().replace("# Evaluation report", "## Evaluation", 1))
     if wandb:
         log_wandb(results, root, eval_cfg.wandb_project)
     print(written.read_text())
