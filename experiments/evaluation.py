@@ -19,7 +19,7 @@ from eval.aggregate import aggregate
 from eval.pipeline import EvalConfig, adapter_folder, project_suites, run
 from eval.suites import read_suites, select
 
-NOT_IN_KEY = ("adapters", "runs", "out", "wandb", "wandb_project")  # settings that do not change a model's scores
+NOT_IN_KEY = ("adapters", "runs", "out", "cache_dir", "wandb", "wandb_project")  # settings that do not change a model's scores
 
 
 def files_digest(paths: list[Path]) -> dict[str, str]:
