@@ -6,6 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from dpo.config import load_experiment
 from dpo.tracking import MetricsLog
 from experiments import evaluation, spec
 from experiments import run as runner
@@ -126,3 +127,5 @@ def test_shipped_experiments_load(name):
     assert exp.runs and all(isinstance(r, (spec.TrainConfig, spec.Unavailable)) for r in exp.runs.values())
     seeds = {r.seed for r in exp.runs.values() if isinstance(r, spec.TrainConfig)}
     assert len(seeds) >= (3 if name == "strategies" else 1)
+    first = next(n for n, r in exp.runs.items() if isinstance(r, spec.TrainConfig))
+    assert load_experiment(f"{REPO / 'experiments' / name}.py:{first}") == {first: exp.runs[first]}  # train.py --config
