@@ -28,8 +28,8 @@ ALGO_FACTOR = {"dpo": 1.0, "rm": 1.0, "ppo": 2.0, "grpo": 3.0}
 FULL_FINETUNE_FACTOR = 2.0
 REFERENCE_STEP_TOKENS = 4 * 384
 # evaluation of one model, until a cached evaluation gives its own time (estimates: forward passes at a training
-# step's ~1,200 tokens/s, ~130 tokens an option with the prompt shared; generation ~330 new tokens/s in batches)
-OPTION_SECONDS = {"smollm2-135m": 0.12, "tiny-random": 0.002}  # one forced-choice option
+# step's ~1,200 tokens/s, ~175 tokens an option with the prompt shared; generation ~330 new tokens/s in batches)
+OPTION_SECONDS = {"smollm2-135m": 0.15, "tiny-random": 0.002}  # one forced-choice option
 TOKEN_SECONDS = {"smollm2-135m": 0.003, "tiny-random": 0.0005}  # one new token of an open answer, batched
 FIXED_SECONDS = {"smollm2-135m": 90.0, "tiny-random": 1.0}  # load, drift (KL, perplexity), held-out pairs
 

@@ -18,7 +18,7 @@ Controls:
 
 Budget on 2 CPU cores (the dry run prints it, from measured step times once runs exist): 12 DPO runs of 32
 steps at ~6 s (~4 min each with their reference pass), a reward model and 6 PPO/GRPO runs of the same compute,
-19 evaluations of every item (~4 min each), and 308 legends written first: about 2.5 h. On a GPU, the flags in
+19 evaluations of every item (~4.5 min each), and 308 legends written first: about 2.8 h. On a GPU, the flags in
 `gpu` below (the dry run prints the command); raise PAIRS for more data.
 """
 from dataclasses import replace
