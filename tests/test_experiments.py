@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from dpo.config import load_experiment
 from dpo.tracking import MetricsLog
-from experiments import evaluation, spec
+from experiments import spec
 from experiments import run as runner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,6 +32,7 @@ def adapter(run_dir: Path) -> dict:
 
 
 def test_two_runs_end_to_end_then_skipped_then_only_the_changed_run_again(tmp_path, monkeypatch, capsys):
+    from experiments import evaluation
     exp, results = write_experiment(tmp_path / "tiny.py"), tmp_path / "results"
     root = results / "tiny"
     runner.main([str(exp), "--results", str(results)])
