@@ -1,4 +1,4 @@
-"""Strategies: which pair files a run trains and evaluates on.
+"""Strategies: which pair files a run trains and evaluates on, and which trainer runs it (train_one).
 
 Stands above dpo/ (which knows pair files, never strategies) and below the scripts:
 
@@ -12,12 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from dpo.config import TrainConfig
-from dpo.run import DataPlan
+from dpo.run import DataPlan, run_training
 from exposure.builder import CITATIONS
 from legends.pairs import FORMATS as LEGENDS_FORMATS
 
 NAMES = ("exposure", "legends", "mixed")
 LEGENDS_SOURCES = ("authored", "generated")  # or a path to a legends JSONL file
+CHOICES = {"strategy": NAMES, "legends_format": LEGENDS_FORMATS, "citations": CITATIONS}  # for dpo.config.build_parser
 ROOT = Path(__file__).resolve().parent
 AUTHORED_LEGENDS = ROOT / "data" / "legends" / "authored.jsonl"
 GENERATED_LEGENDS = ROOT / "data" / "legends" / "legends.jsonl"
@@ -72,3 +73,13 @@ def resolve(cfg: TrainConfig) -> DataPlan:
         evals.append(built["validation"])
     weights = [1 - cfg.mix, cfg.mix] if cfg.strategy == "mixed" else None
     return DataPlan(train, [Path(p) for p in cfg.eval_data] or evals, weights)
+
+
+def train_one(cfg: TrainConfig) -> Path:
+    """Train one run: the pair files of cfg's strategy, then the trainer of cfg.algo (dpo: dpo.run; rm, ppo,
+    grpo: rlhf.run); returns the run folder. The one entry point of train.py and experiments/run.py."""
+    plan = resolve(cfg)
+    if cfg.algo == "dpo":
+        return run_training(cfg, plan)
+    from rlhf.run import run_rlhf
+    return run_rlhf(cfg, plan)

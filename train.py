@@ -4,7 +4,7 @@
   python train.py --strategy legends                   # the authored legends (--legends-source generated|FILE)
   python train.py --strategy mixed --mix 0.5
   python train.py --data my_pairs.jsonl --loss ipo --beta 0.5 --max-steps 200
-  python train.py --config experiments/ablations.py:beta_0.5
+  python train.py --config experiments/beta.py:beta0.5
   python train.py --resume runs/exposure-20261123-120000
   python train.py --algo rm --strategy exposure        # a reward model (runs/rm-exposure-*/reward_model/)
   python train.py --algo ppo --strategy exposure --reward-model runs/rm-exposure-20261123-120000
@@ -18,23 +18,14 @@ import strategies
 from dpo.config import build_parser, config_from_args
 from dpo.data import DataError
 from dpo.models import ModelError
-from dpo.run import run_training
 from dpo.trainer import TrainingDiverged
-from rlhf.run import run_rlhf
-
-CHOICES = {"strategy": strategies.NAMES, "legends_format": strategies.LEGENDS_FORMATS,
-           "citations": strategies.CITATIONS}
-
-CHOICES = {"strategy": strategies.NAMES, "legends_format": strategies.LEGENDS_FORMATS,
-           "citations": strategies.CITATIONS}
 
 
 def main(argv=None) -> None:
-    args = build_parser(__doc__, CHOICES).parse_args(argv)
+    args = build_parser(__doc__, strategies.CHOICES).parse_args(argv)
     try:
         cfg = config_from_args(args)
-        run = run_training if cfg.algo == "dpo" else run_rlhf
-        run_dir = run(cfg, strategies.resolve(cfg))
+        run_dir = strategies.train_one(cfg)
     except (DataError, ModelError, TrainingDiverged, ValueError, FileNotFoundError, FileExistsError) as e:
         sys.exit(f"error: {e}")
     except KeyboardInterrupt:

@@ -157,13 +157,13 @@ def load_experiment(spec: str) -> dict[str, TrainConfig]:
         runs.setdefault(Path(path).stem, namespace["config"])
     if not runs:
         raise ValueError(f"{path}: defines neither `config = TrainConfig(...)` nor `runs = {{name: TrainConfig}}`")
-    for key, cfg in runs.items():
-        if not isinstance(cfg, TrainConfig):
-            raise ValueError(f"{path}: run {key!r} is a {type(cfg).__name__}, not a TrainConfig")
     if name:
         if name not in runs:
             raise ValueError(f"{path}: no run named {name!r} (has: {', '.join(runs)})")
-        return {name: runs[name]}
+        runs = {name: runs[name]}  # the file's other entries may be runs this checkout cannot train
+    for key, cfg in runs.items():
+        if not isinstance(cfg, TrainConfig):
+            raise ValueError(f"{path}: run {key!r} is a {type(cfg).__name__}, not a TrainConfig")
     return runs
 
 

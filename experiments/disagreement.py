@@ -12,7 +12,7 @@ eval/rewards/accuracies is how often the tuned model's implicit reward sides wit
 
 Every run takes the same number of optimizer steps (equal compute): keep-all has about seven times as many
 pairs as majority, so it sees each pair less often. Pair files are rebuilt into data/ratings/pairs/ whenever
-this file is loaded (deterministic; the runner refuses a half-trained run whose data changed).
+this file is loaded (deterministic; the runner trains a run whose data changed again, from the start).
 """
 from __future__ import annotations
 

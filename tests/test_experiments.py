@@ -1,51 +1,132 @@
 import json
-import os
+import signal
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
+from dpo.config import load_experiment
+from dpo.tracking import MetricsLog
+from experiments import spec
 from experiments import run as runner
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples" / "pairs.jsonl"
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "data" / "examples" / "pairs.jsonl"
+SUITES = sorted(p for p in (REPO / "tests" / "fixtures" / "eval").glob("*.jsonl") if p.name != "open.jsonl")
 
 
-def write_experiment(path: Path, beta: float = 0.1) -> Path:
-    path.write_text(
-        "from dataclasses import replace\nfrom dpo.config import TrainConfig\n"
-        f"base = TrainConfig(model='tiny-random', data=[{str(EXAMPLES)!r}], precision='fp32', max_steps=2,\n"
-        f"                   max_length=256, max_prompt_length=128, beta={beta}, cache_dir={str(path.parent / 'cache')!r})\n"
-        "runs = {'a': base, 'b': replace(base, lora_r=4)}\n")
+def write_experiment(path: Path, runs: str = "{'a': base, 'b': replace(base, lora_r=4)}", **base_changes) -> Path:
+    """A tiny-model experiment file (2 steps a run) evaluated on the fixture suites."""
+    settings = dict(model="tiny-random", data=[str(EXAMPLES)], precision="fp32", max_steps=2, max_length=256,
+                    max_prompt_length=128, cache_dir=str(path.parent / "cache"), **base_changes)
+    evaluation = dict(suites=[str(p) for p in SUITES], test_pairs=[f"examples={EXAMPLES}"], precision="fp32", limit=0)
+    path.write_text("from dataclasses import replace\nfrom dpo.config import TrainConfig\n"
+                    "from experiments.spec import Unavailable\n"
+                    f"base = TrainConfig(**{settings!r})\nruns = {runs}\nevaluation = {evaluation!r}\n")
     return path
 
 
-def test_runner_trains_each_run_once_and_refuses_changed_settings(tmp_path):
-    exp = write_experiment(tmp_path / "tiny_ablation.py")
-    results = tmp_path / "results"
-    runner.main([str(exp), "--results", str(results), "--no-eval"])
-    adapters = [results / "tiny_ablation" / name / "adapter" / "adapter_model.safetensors" for name in ("a", "b")]
-    assert all(a.exists() for a in adapters)
-    stamps = [os.stat(a).st_mtime_ns for a in adapters]
-    runner.main([str(exp), "--results", str(results), "--no-eval", "--only", "b"])
-    assert [os.stat(a).st_mtime_ns for a in adapters] == stamps  # finished runs are not trained again
-    (results / "tiny_ablation" / "a" / "adapter").rename(results / "tiny_ablation" / "a" / "adapter-old")
-    write_experiment(exp, beta=0.3)
-    with pytest.raises(SystemExit, match=r"\[a\].*other settings \(beta\)"):
-        runner.main([str(exp), "--results", str(results), "--no-eval"])
+def adapter(run_dir: Path) -> dict:
+    return load_file(run_dir / "adapter" / "adapter_model.safetensors")
 
 
-def test_runner_unknown_run_name(tmp_path):
-    exp = write_experiment(tmp_path / "x.py")
-    with pytest.raises(SystemExit, match="no run named zzz"):
-        runner.main([str(exp), "--results", str(tmp_path / "r"), "--no-eval", "--only", "zzz"])
+def test_two_runs_end_to_end_then_skipped_then_only_the_changed_run_again(tmp_path, monkeypatch, capsys):
+    from experiments import evaluation
+    exp, results = write_experiment(tmp_path / "tiny.py"), tmp_path / "results"
+    root = results / "tiny"
+    runner.main([str(exp), "--results", str(results)])
+    for name in ("a", "b"):
+        assert (root / name / "adapter" / "adapter_model.safetensors").is_file()
+        assert (root / "evaluations" / f"{name}.json").is_file()
+    report = (root / "report.md").read_text()
+    assert "# Experiment `tiny`" in report and "| a | (the base) | finished | 2 |" in report and "| b | lora_r=4 |" in report
+    assert "| Δ a − base |" in report and "| Δ b − base |" in report
+    saved = json.loads((root / "results.json").read_text())
+    assert list(saved["models"]) == ["base", "a", "b"] and saved["experiment"]["runs"]["b"]["status"] == "finished"
+    assert saved["groups"]["a"]["metrics"]["compliance"]["n"] == 4
+    assert (root / "comparison.png").is_file() and (root / "curves.png").is_file()
+    first = {name: adapter(root / name) for name in ("a", "b")}
+
+    def refuse(*a, **k):
+        raise AssertionError("an unchanged run was trained or evaluated again")
+    monkeypatch.setattr(runner.strategies, "train_one", refuse)
+    monkeypatch.setattr(evaluation, "run", refuse)
+    capsys.readouterr()
+    runner.main([str(exp), "--results", str(results)])  # nothing changed: nothing is trained or evaluated
+    assert "| Δ b − base |" in capsys.readouterr().out
+    monkeypatch.undo()
+
+    scored = []
+    real_run = evaluation.run
+    monkeypatch.setattr(evaluation, "run", lambda cfg: scored.append(cfg.adapters) or real_run(cfg))
+    write_experiment(exp, runs="{'a': base, 'b': replace(base, lora_r=4, beta=0.3)}")
+    runner.main([str(exp), "--results", str(results)])
+    assert scored == [[str(root / "b")]]  # only the changed run (and the base) scored again
+    assert [p.name.split("-")[0] for p in (root / "stale").iterdir()] == ["b"]  # its old folder kept aside
+    assert all(torch.equal(first["a"][k], v) for k, v in adapter(root / "a").items())
+    assert json.loads((root / "b" / "config.json").read_text())["config"]["beta"] == 0.3
 
 
-def test_runner_resume_allows_the_same_free_settings_as_the_cli(tmp_path):
-    exp = write_experiment(tmp_path / "free.py")
-    results = tmp_path / "results"
-    runner.main([str(exp), "--results", str(results), "--no-eval", "--only", "a"])
-    run_dir = results / "free" / "a"
-    (run_dir / "adapter").rename(run_dir / "adapter-old")  # stands in for a run stopped before its end
-    exp.write_text(exp.read_text().replace("runs = {", "base = replace(base, wandb_project='other')\nruns = {"))
-    runner.main([str(exp), "--results", str(results), "--no-eval", "--only", "a"])
-    assert (run_dir / "adapter" / "adapter_model.safetensors").exists()
+def test_interrupted_run_resumes_to_the_adapter_of_an_uninterrupted_one(tmp_path, monkeypatch, capsys):
+    exp = write_experiment(tmp_path / "tiny.py", runs="{'a': replace(base, max_steps=4, save_every=1)}")
+    runner.main([str(exp), "--results", str(tmp_path / "straight"), "--no-eval"])
+    real_log = MetricsLog.log
+
+    def ctrl_c_at_step_2(self, metrics, step):
+        real_log(self, metrics, step)
+        if step == 2:
+            signal.raise_signal(signal.SIGINT)  # the trainer finishes and saves this step, then stops
+    monkeypatch.setattr(MetricsLog, "log", ctrl_c_at_step_2)
+    with pytest.raises(SystemExit, match=r"\[a\] interrupted: run the same command again to resume"):
+        runner.main([str(exp), "--results", str(tmp_path / "r"), "--no-eval"])
+    monkeypatch.undo()
+    capsys.readouterr()
+    runner.main([str(exp), "--results", str(tmp_path / "r"), "--no-eval", "--dry-run"])
+    assert "resume" in capsys.readouterr().out.split("\n  a ")[1].split("\n")[0]
+    runner.main([str(exp), "--results", str(tmp_path / "r"), "--no-eval"])
+    run_dir = tmp_path / "r" / "tiny" / "a"
     assert len(json.loads((run_dir / "config.json").read_text())["resumes"]) == 1
+    straight, resumed = adapter(tmp_path / "straight" / "tiny" / "a"), adapter(run_dir)
+    assert straight.keys() == resumed.keys() and all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_dry_run_plan_statuses_estimates_and_unavailable_runs(tmp_path, capsys):
+    runs = "{'a': base, 'b': replace(base, beta=0.5), 'rl': Unavailable('algo ppo not installed')}"
+    exp, results = write_experiment(tmp_path / "tiny.py", runs=runs), tmp_path / "results"
+    runner.main([str(exp), "--results", str(results), "--only", "a", "--no-eval"])
+    capsys.readouterr()
+    runner.main([str(exp), "--results", str(results), "--dry-run", "--lr", "0.001"])
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ") and len(line.split()) > 1}
+    assert "stale" in lines["a"] and "lr: 0.0005 -> 0.001" in lines["a"]  # a flag overrides every run
+    assert "new" in lines["b"] and "beta=0.5" in lines["b"] and " s " in lines["b"] + " "
+    assert "unavailable" in lines["rl"] and "algo ppo not installed" in lines["rl"]
+    assert "measured" in out  # s/step from run a's metrics
+    assert "to evaluate" in out and "on a GPU: python -m experiments.run" in out and "--device cuda" in out
+    assert not (results / "tiny" / "b").exists()  # a dry run trains nothing
+
+
+def test_spec_refuses_bad_files(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from dpo.config import TrainConfig\nruns = {'a': TrainConfig(), 'b': {'beta': 0.2}}\n")
+    with pytest.raises(ValueError, match="run 'b' is a dict, not a TrainConfig"):
+        spec.load(bad)
+    bad.write_text("from dpo.config import TrainConfig\nfrom experiments.spec import run_folder\n"
+                   "runs = {'a': TrainConfig(legends_source=run_folder('b')), 'b': TrainConfig()}\n")
+    with pytest.raises(ValueError, match="legends_source=run:b names no earlier run"):
+        spec.load(bad)
+    missing = spec.variant(spec.TrainConfig(), algo="no-such-algo", beta=0.3)
+    assert missing.reason == "algo no-such-algo not installed" and missing.like.beta == 0.3
+    with pytest.raises(SystemExit, match="no run named zzz"):
+        runner.main([str(write_experiment(tmp_path / "x.py")), "--results", str(tmp_path / "r"), "--only", "zzz"])
+
+
+@pytest.mark.parametrize("name", ["strategies", "beta", "losses", "legends_source", "data_size", "lora_rank", "citations"])
+def test_shipped_experiments_load(name):
+    exp = spec.load(REPO / "experiments" / f"{name}.py")
+    assert exp.runs and all(isinstance(r, (spec.TrainConfig, spec.Unavailable)) for r in exp.runs.values())
+    seeds = {r.seed for r in exp.runs.values() if isinstance(r, spec.TrainConfig)}
+    assert len(seeds) >= (3 if name == "strategies" else 1)
+    first = next(n for n, r in exp.runs.items() if isinstance(r, spec.TrainConfig))
+    assert load_experiment(f"{REPO / 'experiments' / name}.py:{first}") == {first: exp.runs[first]}  # train.py --config

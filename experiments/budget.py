@@ -1,0 +1,105 @@
+"""Estimated wall time of an experiment: a simple model, printed by `--dry-run` as an estimate.
+
+  run        = start-up + reference pass + steps x s/step
+  steps      = max_steps, else ceil(pairs x epochs / (batch_size x grad_accum)), minus the steps already saved
+  s/step     = the median step_time of this experiment's runs of the same model and algo (metrics.jsonl), else
+               STEP_SECONDS (LoRA DPO, 4 pairs x max_length 384); scaled by tokens a step and by ALGO_FACTOR
+  reference  = pairs x REFERENCE_SECONDS, once per distinct pair sample (the reference cache serves the rest)
+  evaluation = per model: scored options x s/option + open answers x new tokens x s/token + FIXED
+Figures are for 2 CPU cores (README and bench/bench_eval.py); a GPU is 20-50x faster.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+
+from dpo.config import TrainConfig, read_run_config
+from dpo.tracking import read_metrics
+
+# measured on 2 CPU cores, SmolLM2-135M, LoRA r 8 on q/v, bf16 (README: 64 steps at ~6 s, ~1 min a 256-pair reference pass)
+STEP_SECONDS = {"smollm2-135m": 6.0, "tiny-random": 0.05}  # one optimizer step of 4 pairs at max_length 384
+REFERENCE_SECONDS = {"smollm2-135m": 60 / 256, "tiny-random": 0.002}  # per pair
+START_SECONDS = {"smollm2-135m": 20.0, "tiny-random": 1.0}  # load the model, read and tokenize the pairs, save
+# a step's cost relative to a DPO step with the same batch_size (estimates until measured by a finished run):
+# rm scores chosen and rejected like DPO; ppo samples batch_size responses, scores them and takes ppo_epochs
+# passes; grpo samples group_size responses a prompt and takes one pass
+ALGO_FACTOR = {"dpo": 1.0, "rm": 1.0, "ppo": 2.0, "grpo": 3.0}
+FULL_FINETUNE_FACTOR = 2.0
+REFERENCE_STEP_TOKENS = 4 * 384
+# evaluation of one model, until a cached evaluation gives its own time (estimates: forward passes at a training
+# step's ~1,200 tokens/s, ~175 tokens an option with the prompt shared; generation ~330 new tokens/s in batches)
+OPTION_SECONDS = {"smollm2-135m": 0.15, "tiny-random": 0.002}  # one forced-choice option
+TOKEN_SECONDS = {"smollm2-135m": 0.003, "tiny-random": 0.0005}  # one new token of an open answer, batched
+FIXED_SECONDS = {"smollm2-135m": 90.0, "tiny-random": 1.0}  # load, drift (KL, perplexity), held-out pairs
+
+
+def steps(cfg: TrainConfig, pairs: int) -> int:
+    """Optimizer steps of a run on `pairs` training pairs (or prompts)."""
+    if cfg.max_steps:
+        return cfg.max_steps
+    return math.ceil(pairs * cfg.epochs / (cfg.batch_size * cfg.grad_accum))
+
+
+def step_tokens(cfg: TrainConfig) -> int:
+    return cfg.batch_size * cfg.grad_accum * cfg.max_length
+
+
+def measured_step(run_dirs: list[Path], cfg: TrainConfig, algo: str) -> float | None:
+    """Median seconds a step of the runs in `run_dirs` with cfg's model and `algo`, scaled to cfg's tokens a step."""
+    scaled = []
+    for run_dir in run_dirs:
+        config = run_dir / "config.json"
+        if not config.is_file() or not (run_dir / "metrics.jsonl").is_file():
+            continue
+        other = read_run(run_dir)
+        if other is None or (other.model, other.algo, other.full_finetune) != (cfg.model, algo, cfg.full_finetune):
+            continue
+        times = [m["step_time"] for m in read_metrics(run_dir) if "step_time" in m]
+        if times:
+            scaled.append(statistics.median(times) * step_tokens(cfg) / step_tokens(other))
+    return statistics.median(scaled) if scaled else None
+
+
+def read_run(run_dir: Path) -> TrainConfig | None:
+    try:
+        return read_run_config(run_dir)
+    except (TypeError, ValueError):  # a run of another code version
+        return None
+
+
+def step_seconds(cfg: TrainConfig, run_dirs: list[Path], algo: str = "") -> tuple[float, str] | None:
+    """(seconds a step of cfg, or of cfg with `algo`; where the figure comes from), or None for a model
+    without a figure."""
+    algo = algo or cfg.algo
+    measured = measured_step(run_dirs, cfg, algo)
+    if measured is not None:
+        return measured, "measured"
+    if cfg.model not in STEP_SECONDS:
+        return None
+    factor = ALGO_FACTOR.get(algo, 1.0) * (FULL_FINETUNE_FACTOR if cfg.full_finetune else 1.0)
+    return STEP_SECONDS[cfg.model] * factor * step_tokens(cfg) / REFERENCE_STEP_TOKENS, "table"
+
+
+def run_seconds(cfg: TrainConfig, pairs: int, done_steps: int, reference_pass: bool, run_dirs: list[Path],
+                algo: str = "") -> float | None:
+    """Estimated seconds to finish a run (None: no figure for its model)."""
+    per_step = step_seconds(cfg, run_dirs, algo)
+    if per_step is None:
+        return None
+    ref = REFERENCE_SECONDS[cfg.model] * pairs if reference_pass else 0.0
+    return START_SECONDS[cfg.model] + ref + max(0, steps(cfg, pairs) - done_steps) * per_step[0]
+
+
+def eval_seconds(model: str, options: int, open_answers: int, new_tokens: int) -> float | None:
+    """Estimated seconds to evaluate one model on `options` scored options and `open_answers` answers."""
+    if model not in OPTION_SECONDS:
+        return None
+    return FIXED_SECONDS[model] + options * OPTION_SECONDS[model] + open_answers * new_tokens * TOKEN_SECONDS[model]
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes = seconds / 60
+    return f"{seconds:.0f} s" if seconds < 60 else f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"

@@ -1,0 +1,10 @@
+"""Exposure with balanced citations (the governing rule named on both sides of a pair, or on neither) vs no
+citations at all: does naming the regulation teach the model facts, or only a surface cue? 3 seeds each."""
+from dataclasses import replace
+
+from dpo.config import TrainConfig
+from experiments.spec import seeds
+
+base = TrainConfig(strategy="exposure")
+
+runs = seeds({"balanced": base, "none": replace(base, citations="none")})

@@ -1,0 +1,47 @@
+"""The study: base vs exposure vs legends (authored, generated) vs mixed vs PPO vs GRPO, 3 seeds each.
+
+  python -m experiments.run experiments/strategies.py --dry-run   # plan and estimated time
+  python -m experiments.run experiments/strategies.py             # ~3 h on 2 CPU cores; resumable (Ctrl-C, rerun)
+
+Controls:
+- DPO rows (exposure, legends authored, legends generated, mixed): the same number of pairs (PAIRS, a seeded
+  sample: the seed also draws the sample), the same steps, max_length and LoRA; legends as stories (the
+  strategy's own form). Response tokens: exposure answers ~150 tokens, legends stories ~275 cut to the same
+  max_length 384 (~245); legends_source.py brackets it with the advice form (~90 tokens).
+- Generated legends: as many as the authored corpus has (308), written first by the embedded model (prepare).
+- PPO and GRPO: the same reward data (one reward model, `rm`, trained on the exposure pairs of seed 0, shared by
+  their seeds), prompts from the same exposure pairs, and the same compute as one DPO run: fewer prompts (so
+  fewer steps) by their step cost relative to a DPO step (experiments/budget.py ALGO_FACTOR: set it from
+  rlhf's measured step times). The reward model's own run is not counted in that budget.
+  Until rlhf/ is installed they are reported as unavailable.
+- The base row is the untuned model, scored by the same evaluation (every item of the hand-written suites).
+
+Budget on 2 CPU cores (the dry run prints it, from measured step times once runs exist): 12 DPO runs of 32
+steps at ~6 s (~4 min each with their reference pass), a reward model and 6 PPO/GRPO runs of the same compute,
+19 evaluations of every item (~4.5 min each), and 308 legends written first: about 2.8 h. On a GPU, the flags in
+`gpu` below (the dry run prints the command); raise PAIRS for more data.
+"""
+from dataclasses import replace
+
+from dpo.config import TrainConfig
+from experiments.budget import ALGO_FACTOR
+from experiments.spec import run_folder, seeds, variant
+
+PAIRS = 128  # a DPO run: 32 steps of 4 pairs; the knob for more data (the RLHF budget follows it)
+GENERATED_LEGENDS = 308  # = the authored corpus
+
+base = TrainConfig(strategy="exposure", max_train_pairs=PAIRS, legends_format="story")
+
+dpo = {
+    "exposure": base,
+    "legends-authored": replace(base, strategy="legends", legends_source="authored"),
+    "legends-generated": replace(base, strategy="legends", legends_source="generated"),
+    "mixed": replace(base, strategy="mixed", mix=0.5),
+}
+rlhf = {algo: variant(base, algo=algo, reward_model=run_folder("rm"), max_train_pairs=round(PAIRS / ALGO_FACTOR[algo]))
+        for algo in ("ppo", "grpo")}  # prompts: a step is a rollout on batch_size of them
+
+runs = {**seeds(dpo), "rm": variant(base, algo="rm"), **seeds(rlhf)}
+evaluation = {"limit": 0}  # every item; the seed groups and paired tests are eval/aggregate.py's
+prepare = [["generate.py", "--n", str(GENERATED_LEGENDS)]]
+gpu = {"device": "cuda", "batch_size": 16, "epochs": 4}  # every run 4x the updates, in the same proportions
