@@ -272,3 +272,18 @@ def test_legend_records_need_a_counter_legend(tmp_path):
                     json.dumps({"id": "b", "text": "t", "spec": {"regulation_id": "x", "domain": "d"}}) + "\n")
     with pytest.raises(DataError, match=r"old.jsonl:2: missing counter .*generate them again"):
         read_legend_records(path)
+
+
+def test_authored_legends_pairs_carry_no_one_rule_cue():
+    """On the built legends pairs (authored legends, default exposure scenarios), no one-rule classifier (length,
+    sentences, citation, numbers) tells chosen from rejected better than 0.60 on the test split."""
+    import strategies
+    from exposure.audit import audit
+    from legends.pairs import ensure_pairs
+    from dpo.data import read_pairs
+    paths = ensure_pairs(strategies.AUTHORED_LEGENDS)
+    result = audit(read_pairs(paths["test"])[0], read_pairs(paths["train"])[0])
+    overall = result["groups"]["all"]
+    for rule in ("words", "tokens", "sents", "cites", "nums"):
+        assert overall[rule] <= 0.60, (rule, overall[rule])
+    assert overall["ratio_max"] <= 1.15
