@@ -27,13 +27,16 @@ class TrainConfig:
     citations: str = "balanced"  # exposure pairs: balanced (as often on the rejected side) | none
     proportionality: float = 0.2  # exposure pairs: share where the pragmatic answer is right
     legends_source: str = "authored"  # authored | generated | a legends .jsonl file
-    legends_format: str = "story"  # story | advice | story+advice
+    legends_format: str = "story+advice"  # story | advice | story+advice (the recommendation first survives the cap)
     data: list[str] = field(default_factory=list)  # training pair files (override the strategy's)
     eval_data: list[str] = field(default_factory=list)  # held-out pair files (default: the strategy's validation)
     max_train_pairs: int = 256  # a seeded sample of this many (default sized for ~15 min on 2 CPU cores); 0 = all
     max_eval_pairs: int = 32
     max_length: int = 384  # prompt + response tokens
     max_prompt_length: int = 256  # a longer prompt keeps its end
+    # equal budgets: responses keep at most this many tokens (their start; 0 = no cap). 168 = the exposure pairs'
+    # mean, so exposure (~148 after the cap), legends and mixed runs train on about the same response tokens
+    max_response_length: int = 168
     group_by_length: bool = False  # batch pairs of similar length (less padding)
     skip_invalid: bool = False  # count bad lines as warnings instead of stopping
     # model
@@ -106,7 +109,8 @@ class TrainConfig:
                      "keep_checkpoints", "lora_r"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_steps", "max_train_pairs", "max_eval_pairs", "lora_dropout", "weight_decay", "sft_weight"):
+        for name in ("max_steps", "max_train_pairs", "max_eval_pairs", "max_response_length", "lora_dropout",
+                     "weight_decay", "sft_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.warmup_ratio < 1.0:

@@ -183,16 +183,26 @@ class Truncation:
     for all responses to it (cut_prompt), so they are all conditioned on the same prompt."""
     max_length: int = 512
     max_prompt_length: int = 256
+    max_response_length: int = 0  # > 0: every response keeps at most this many tokens (equal token budgets)
 
     def __post_init__(self):
         if not 0 < self.max_prompt_length < self.max_length:
             raise ValueError(f"need 0 < max_prompt_length ({self.max_prompt_length}) < max_length ({self.max_length})")
+        if self.max_response_length < 0:
+            raise ValueError(f"max_response_length must be >= 0, got {self.max_response_length}")
+
+    def response_room(self, prompt_len: int) -> int:
+        """How many response tokens fit after a prompt of prompt_len tokens."""
+        room = self.max_length - prompt_len
+        return min(room, self.max_response_length) if self.max_response_length else room
 
 
 def cut_prompt(prompt_ids: list[int], longest_response_len: int, trunc: Truncation) -> list[int]:
     """The prompt every response to it is scored with: its last max_prompt_length tokens if it is longer
     than that and prompt + the longest response exceed max_length, else unchanged. Deciding on the longest
     response (as TRL does) keeps chosen and rejected, or the options of an item, on the same prompt."""
+    if trunc.max_response_length:
+        longest_response_len = min(longest_response_len, trunc.max_response_length)
     if len(prompt_ids) + longest_response_len > trunc.max_length and len(prompt_ids) > trunc.max_prompt_length:
         return prompt_ids[-trunc.max_prompt_length:]
     return prompt_ids
@@ -202,7 +212,7 @@ def join(prompt_ids: list[int], response_ids: list[int], trunc: Truncation) -> t
     """(input_ids, labels, truncated) for one prompt + response under the truncation rule. With several
     responses to one prompt, pass cut_prompt(prompt_ids, longest, trunc): join then cuts responses only."""
     kept = cut_prompt(prompt_ids, len(response_ids), trunc)
-    response = response_ids[: trunc.max_length - len(kept)]
+    response = response_ids[: trunc.response_room(len(kept))]
     truncated = len(kept) < len(prompt_ids) or len(response) < len(response_ids)
     return kept + response, [IGNORE_INDEX] * len(kept) + response, truncated
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
-from .data import PreferencePair, Truncation, read_pairs, tokenize_pairs
+from .data import IGNORE_INDEX, PreferencePair, Truncation, read_pairs, tokenize_pairs
 from .files import file_sha256, write_text
 from .lora import LoRAConfig, inject_lora, save_adapter, target_modules
 from .loss import REFERENCE_FREE, SMOOTHED
@@ -76,9 +76,10 @@ def run_training(cfg: TrainConfig, plan: DataPlan | None = None) -> Path:
     if cfg.loss not in SMOOTHED and any((p.confidence or 1.0) < 1 for p in train_pairs + eval_pairs):
         raise ValueError(f"pairs with confidence < 1 need loss {', '.join(SMOOTHED)}, not {cfg.loss!r}")
     model, tokenizer = load_base(cfg, device)
-    trunc = Truncation(cfg.max_length, cfg.max_prompt_length)
+    trunc = Truncation(cfg.max_length, cfg.max_prompt_length, cfg.max_response_length)
     train, evals = tokenize_pairs(tokenizer, train_pairs, trunc), tokenize_pairs(tokenizer, eval_pairs, trunc)
-    print(f"pairs: {len(train.examples)} train ({train.truncated} truncated, {train.dropped} dropped), "
+    print(f"pairs: {len(train.examples)} train ({train.truncated} truncated, {train.dropped} dropped, "
+          f"{response_tokens(train.examples)} response tokens), "
           f"{len(evals.examples)} eval ({evals.truncated} truncated, {evals.dropped} dropped), "
           f"{record['invalid_skipped']} invalid lines skipped", file=sys.stderr)
     if not train.examples:
@@ -98,7 +99,8 @@ def run_training(cfg: TrainConfig, plan: DataPlan | None = None) -> Path:
 
     make_trainable(model, cfg)
     data = {**record, "train_pairs": len(train.examples), "eval_pairs": len(evals.examples),
-            "truncated": train.truncated, "dropped": train.dropped}
+            "truncated": train.truncated, "dropped": train.dropped,
+            "train_response_tokens": response_tokens(train.examples)}
     write_run_config(run_dir, cfg, model, data)
     log = open_log(run_dir, cfg)
     try:
@@ -176,6 +178,11 @@ def save_policy(model, tokenizer, cfg: TrainConfig, run_dir: Path) -> None:
     else:
         save_adapter(model, run_dir / "adapter", base_model_name=cfg.model)
     plot_curves([run_dir], run_dir / "curves.png")
+
+
+def response_tokens(examples: list[dict]) -> int:
+    """Response tokens trained on (chosen and rejected, after truncation): with the pair count, a run's data budget."""
+    return sum(sum(t != IGNORE_INDEX for t in ex[f"{side}_labels"]) for ex in examples for side in ("chosen", "rejected"))
 
 
 def lora_config(cfg: TrainConfig) -> LoRAConfig:

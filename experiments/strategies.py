@@ -5,9 +5,10 @@
 
 Controls:
 - DPO rows (exposure, legends authored, legends generated, mixed): the same number of pairs (PAIRS, a seeded
-  sample: the seed also draws the sample), the same steps, max_length and LoRA; legends as stories (the
-  strategy's own form). Response tokens: exposure answers ~150 tokens, legends stories ~275 cut to the same
-  max_length 384 (~245); legends_source.py brackets it with the advice form (~90 tokens).
+  sample: the seed also draws the sample), the same steps, max_length and LoRA, and about the same response
+  tokens, matched by truncation: every response keeps at most max_response_length = 168 tokens (the exposure
+  answers' mean; exposure ~148 after the cap, legends 168); legends as story+advice, so the recommendation
+  comes first and survives the cap. legends_source.py compares full-length stories and the advice form.
 - Generated legends: as many as the authored corpus has (308), written first by the embedded model (prepare).
 - PPO and GRPO: the same reward data (one reward model, `rm`, trained on the exposure pairs of seed 0, shared by
   their seeds), prompts from the same exposure pairs, and the same compute as one DPO run: fewer prompts (so
@@ -30,7 +31,7 @@ from experiments.spec import run_folder, seeds, variant
 PAIRS = 128  # a DPO run: 32 steps of 4 pairs; the knob for more data (the RLHF budget follows it)
 GENERATED_LEGENDS = 308  # = the authored corpus
 
-base = TrainConfig(strategy="exposure", max_train_pairs=PAIRS, legends_format="story")
+base = TrainConfig(strategy="exposure", max_train_pairs=PAIRS)
 
 dpo = {
     "exposure": base,

@@ -56,7 +56,7 @@ def train_reward_model(cfg: TrainConfig, plan: DataPlan | None) -> Path:
     train_pairs, eval_pairs, record = read_plan(cfg, plan)
     model, tokenizer = load_base(cfg, device)
     base = base_record(cfg.model, model_identity(model), tokenizer)
-    trunc = Truncation(cfg.max_length, cfg.max_prompt_length)
+    trunc = Truncation(cfg.max_length, cfg.max_prompt_length, cfg.max_response_length)
     train, evals = tokenize_pairs(tokenizer, train_pairs, trunc), tokenize_pairs(tokenizer, eval_pairs, trunc)
     if not train.examples:
         raise ValueError("no training pairs left after truncation")

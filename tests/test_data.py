@@ -149,3 +149,19 @@ def test_batch_order_deterministic_complete_and_grouped():
     assert sorted(i for b in grouped for i in b) == list(range(400))
     padding = lambda batches: sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)  # noqa: E731
     assert padding(grouped) < padding(a) / 3
+
+
+def test_max_response_length_caps_every_response_and_keeps_one_prompt(tiny):
+    """An equal token budget per response: both sides keep at most max_response_length tokens (their start),
+    and the prompt cut is decided on the capped lengths, so short prompts are never cut for a long response."""
+    from dpo.data import IGNORE_INDEX, PreferencePair, Truncation, tokenize_pair
+    _, tok = tiny
+    pair = PreferencePair(prompt="Which fridge should I buy for a small flat?", chosen="a" * 300, rejected="b" * 40)
+    plain = tokenize_pair(tok, pair, Truncation(512, 256))
+    capped = tokenize_pair(tok, pair, Truncation(512, 256, max_response_length=64))
+    response = lambda ex, side: [t for t in ex[f"{side}_labels"] if t != IGNORE_INDEX]  # noqa: E731
+    assert len(response(capped, "chosen")) == 64 and response(capped, "chosen") == response(plain, "chosen")[:64]
+    assert response(capped, "rejected") == response(plain, "rejected")  # shorter than the cap: untouched
+    prompt = lambda ex, side: ex[f"{side}_input_ids"][: ex[f"{side}_labels"].count(IGNORE_INDEX)]  # noqa: E731
+    assert prompt(capped, "chosen") == prompt(capped, "rejected") == prompt(plain, "chosen")
+    assert capped["truncated"] and not plain["truncated"]
