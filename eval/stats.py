@@ -6,7 +6,7 @@ statistic `stat(v)` reduces a (S', n', ...) array to a number (e.g. the mean).
 
 - estimate: stat over all values, and its 95% percentile interval over N_BOOT resamples that draw the
   clusters with replacement (whole clusters: items of one situation are not independent) and, when S > 1,
-  the seeds with replacement: an interval over seeds and items.
+  the seeds with replacement: an interval over seeds and items (none from a single cluster of a single run).
 - compare: the paired difference stat(a) - stat(b) on the units both models have, each resample drawing
   the same clusters for both (and seeds for each); two-sided bootstrap p-value
       p = min(1, 2 min((1 + #{d* <= 0}) / (B + 1), (1 + #{d* >= 0}) / (B + 1))),
@@ -97,6 +97,8 @@ def estimate(values: np.ndarray, clusters: Sequence[Hashable] | None = None, *,
     if n == 0:
         return Estimate(math.nan, math.nan, math.nan, 0, 0, n_seeds)
     value = float(stat(values))
+    if len(members) < 2 and n_seeds < 2:  # one cluster: every resample is the data itself, no interval
+        return Estimate(value, math.nan, math.nan, n, len(members), n_seeds)
     rng = np.random.default_rng(seed)
     draws = np.array([stat(values[s][:, u]) for s, u in _draws(members, n_seeds, rng, n_boot)], dtype=np.float64)
     return Estimate(value, *_interval(value, draws), n, len(members), n_seeds)

@@ -32,6 +32,8 @@ def test_interval_over_seeds_and_items():
     with pytest.raises(ValueError, match="S runs, n units"):
         estimate(np.zeros(5))
     assert math.isnan(estimate(np.zeros((1, 0))).value)
+    lonely = estimate(np.array([[1.0, 0.0, 1.0]]), ["one"] * 3)  # one situation: a value, no interval
+    assert lonely.value == pytest.approx(2 / 3) and math.isnan(lonely.lo) and lonely.clusters == 1
 
 
 def test_mcnemar_exact_values():
