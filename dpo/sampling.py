@@ -20,9 +20,12 @@ columns are moved left together (they all end at `length`). Attention reads only
 lo being the first column a live row still uses.
 
 Shared prefixes. A request may declare that its first `prefix` ids are shared with other requests (e.g. the
-few-shot turns of a chat): those keys and values are computed once, kept in a small LRU (PrefixCache) and
-copied into each row that uses them; only the rest of the prompt is prefilled. The result is the same as
-prefilling the whole prompt (causal attention), up to float rounding.
+few-shot turns of a chat): their keys and values are computed once and kept in a small LRU (PrefixCache);
+a row refers to its prefix instead of holding a copy, and only the rest of its prompt is prefilled. At each
+step the rows that share a prefix attend to it together (one matmul reads the prefix once for all of them,
+attend_shared), and that attention is merged with the attention over each row's own columns by their
+log-sum-exps (merge). The result is the same as attending over the whole prompt, up to float rounding; on
+long few-shot prompts it saves most of the cache reads, which dominate a CPU decode step.
 
 Why it gives the same tokens as one-prompt-at-a-time decoding: each row attends only to its own columns and
 its positions are its own; padding and other rows are masked out. Greedy decoding is therefore identical
@@ -138,12 +141,15 @@ def row_generator(seed: int, index: int) -> torch.Generator:
 
 @dataclass
 class KVCache:
-    """Pre-allocated keys and values, one (B, H_kv, W, D) pair per layer. Every row's sequence ends at column
-    `length` (the next token of every row is written there); `real` (B, W) marks the columns that belong to
-    each row's sequence (not padding, not a finished request's leftovers). Attention reads [lo, length)."""
+    """Pre-allocated keys and values, one (B, H_kv, W, D) pair per layer, and each row's shared prefix (or
+    None). Every row's own sequence ends at column `length` (the next token of every row is written there);
+    `real` (B, W) marks the columns that belong to each row (not padding, not a finished request's
+    leftovers). Attention reads the row's prefix and its columns in [lo, length). Columns are zeroed when
+    allocated: a masked column gets probability 0, and 0 * v must not meet a NaN in uninitialised memory."""
     keys: list[torch.Tensor]
     values: list[torch.Tensor]
     real: torch.Tensor
+    prefixes: list["Prefix | None"]
     length: int = 0
     lo: int = 0
 
@@ -153,8 +159,8 @@ class KVCache:
         head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         shape = (batch, cfg.num_key_value_heads, width, head_dim)
         layers = range(cfg.num_hidden_layers)
-        return cls([torch.empty(shape, dtype=dtype) for _ in layers], [torch.empty(shape, dtype=dtype) for _ in layers],
-                   torch.zeros((batch, width), dtype=torch.bool))
+        return cls([torch.zeros(shape, dtype=dtype) for _ in layers], [torch.zeros(shape, dtype=dtype) for _ in layers],
+                   torch.zeros((batch, width), dtype=torch.bool), [None] * batch)
 
     @property
     def width(self) -> int:
@@ -165,6 +171,11 @@ class KVCache:
         self.keys = [k.index_select(0, rows) for k in self.keys]
         self.values = [v.index_select(0, rows) for v in self.values]
         self.real = self.real.index_select(0, rows)
+        self.prefixes = [self.prefixes[r] for r in rows.tolist()]
+
+    def free(self, row: int) -> None:
+        self.real[row] = False
+        self.prefixes[row] = None
 
     def update_lo(self) -> None:
         used = self.real[:, :self.length].any(0).nonzero()
@@ -182,7 +193,7 @@ class KVCache:
         dest = slice(new_length - span, new_length)
         for store in (self.keys, self.values):
             for i, old in enumerate(store):
-                new = torch.empty((*old.shape[:2], width, old.shape[3]), dtype=old.dtype)
+                new = torch.zeros((*old.shape[:2], width, old.shape[3]), dtype=old.dtype)
                 new[:, :, dest] = old[:, :, self.lo:self.length]
                 store[i] = new
         real = torch.zeros((self.real.shape[0], width), dtype=torch.bool)
@@ -190,14 +201,34 @@ class KVCache:
         self.real, self.length, self.lo = real, new_length, new_length - span
 
     def put(self, row: int, src: "KVCache", src_row: int) -> None:
-        """Copy row `src_row` of `src` (columns [0, src.length)) into `row`, ending at this cache's `length`;
-        the row's other columns are masked out."""
+        """Copy row `src_row` of `src` (columns [0, src.length), and its prefix) into `row`, ending at this
+        cache's `length`; the row's other columns are masked out."""
         n, dest = src.length, slice(self.length - src.length, self.length)
         for mine, theirs in ((self.keys, src.keys), (self.values, src.values)):
             for a, b in zip(mine, theirs):
                 a[row, :, dest] = b[src_row, :, :n]
         self.real[row] = False
         self.real[row, dest] = src.real[src_row, :n]
+        self.prefixes[row] = src.prefixes[src_row]
+
+    def prefix_groups(self) -> list[tuple["Prefix", torch.Tensor]]:
+        """(prefix, the rows (R,) that share it) for each distinct prefix of the batch."""
+        rows: dict[int, list[int]] = {}
+        for i, p in enumerate(self.prefixes):
+            if p is not None:
+                rows.setdefault(id(p), []).append(i)
+        return [(self.prefixes[r[0]], torch.tensor(r)) for r in rows.values()]
+
+
+@dataclass
+class Prefix:
+    """Keys and values of a shared prompt prefix, (H_kv, P, D) per layer, computed at positions [0, P)."""
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+
+    @property
+    def length(self) -> int:
+        return self.keys[0].shape[1]
 
 
 class PrefixCache:
@@ -207,7 +238,7 @@ class PrefixCache:
     def __init__(self, size: int = 32):
         self.size, self.entries = size, OrderedDict()
 
-    def get(self, model, ids: list[int], dtype: torch.dtype) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def get(self, model, ids: list[int], dtype: torch.dtype) -> Prefix:
         key = tuple(ids)
         if key in self.entries:
             self.entries.move_to_end(key)
@@ -215,7 +246,7 @@ class PrefixCache:
         cache = KVCache.allocate(model, 1, len(ids), dtype)
         cache.real[:] = True
         forward(model, torch.tensor([ids]), torch.arange(len(ids))[None], cache)
-        entry = ([k[0] for k in cache.keys], [v[0] for v in cache.values])
+        entry = Prefix([k[0] for k in cache.keys], [v[0] for v in cache.values])
         self.entries[key] = entry
         if len(self.entries) > self.size:
             self.entries.popitem(last=False)
@@ -224,24 +255,52 @@ class PrefixCache:
 
 # ----------------------------------------------------------------------------- the forward pass
 
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor, scale: float) -> torch.Tensor:
-    """softmax(q k^T * scale, masked to `allowed`) v with grouped-query heads, without repeating k and v.
-    q (B, H, Tq, D); k, v (B, H_kv, Tk, D), slices of the cache; allowed (B, 1, Tq, Tk) bool -> (B, H, Tq, D).
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor,
+           scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(q k^T * scale, masked to `allowed`) v with grouped-query heads, without repeating k and v, and
+    the log-sum-exp of the masked scores (to merge with attention over a shared prefix).
+    q (B, H, Tq, D); k, v (B, H_kv, Tk, D), slices of the cache; allowed (B, 1, Tq, Tk) bool
+    -> (out (B, H, Tq, D), lse (B, H, Tq) float).
     Query head h reads key/value head h // (H / H_kv), as in transformers' repeat_kv. Scores are computed
     as k q^T, (B, H_kv, Tk, G*Tq), so that only the small q and probabilities are transposed, never the cache."""
     B, H, Tq, D = q.shape
     Hkv, Tk = k.shape[1], k.shape[2]
     scores_t = k @ q.reshape(B, Hkv, H // Hkv * Tq, D).transpose(-1, -2)  # (B, H_kv, Tk, G*Tq)
     scores = scores_t.transpose(-1, -2).reshape(B, H, Tq, Tk).float() * scale
-    probs = scores.masked_fill(~allowed, float("-inf")).softmax(-1).to(v.dtype)
-    return (probs.reshape(B, Hkv, H // Hkv * Tq, Tk) @ v).view(B, H, Tq, D)
+    scores = scores.masked_fill(~allowed, float("-inf"))
+    lse = scores.logsumexp(-1)
+    probs = (scores - lse[..., None]).exp().to(v.dtype)
+    return (probs.reshape(B, Hkv, H // Hkv * Tq, Tk) @ v).view(B, H, Tq, D), lse
+
+
+def attend_shared(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention of the queries of R rows to one prefix that they all see whole: q (R, H, Tq, D); k, v
+    (H_kv, P, D) -> (out (R, H, Tq, D), lse (R, H, Tq) float). The R*G*Tq queries of a key/value head go
+    through one matmul, so the prefix is read once for the R rows, not once per row."""
+    R, H, Tq, D = q.shape
+    Hkv = k.shape[0]
+    qs = q.reshape(R, Hkv, H // Hkv * Tq, D).transpose(0, 1).reshape(Hkv, -1, D)  # (H_kv, R*G*Tq, D)
+    scores = (qs @ k.transpose(-1, -2)).float() * scale  # (H_kv, R*G*Tq, P)
+    lse = scores.logsumexp(-1)
+    out = (scores - lse[..., None]).exp().to(v.dtype) @ v  # (H_kv, R*G*Tq, D)
+    return (out.view(Hkv, R, H // Hkv * Tq, D).transpose(0, 1).reshape(R, H, Tq, D),
+            lse.view(Hkv, R, -1).transpose(0, 1).reshape(R, H, Tq))
+
+
+def merge(out: torch.Tensor, lse: torch.Tensor, out2: torch.Tensor, lse2: torch.Tensor) -> torch.Tensor:
+    """Attention over keys A and B from the attention over each: with L = logaddexp(lse_A, lse_B),
+    out = out_A exp(lse_A - L) + out_B exp(lse_B - L). out (R, H, T, D), lse (R, H, T)."""
+    total = torch.logaddexp(lse, lse2)
+    return (out.float() * (lse - total).exp()[..., None] + out2.float() * (lse2 - total).exp()[..., None]).to(out.dtype)
 
 
 def forward(model, ids: torch.Tensor, positions: torch.Tensor, cache: KVCache) -> torch.Tensor:
     """Run ids (B, T) at positions (B, T) through a Llama-layout model, writing their keys and values to the
     cache at columns [cache.length, cache.length + T); returns the last position's logits (B, V).
-    A query sees the real keys in [cache.lo, its column] (and itself, so padding queries stay finite)."""
+    A query sees its row's prefix, if any, and the real keys in [cache.lo, its column] (and itself, so
+    padding queries stay finite)."""
     body, (B, T), lo, start = model.model, ids.shape, cache.lo, cache.length
+    groups = cache.prefix_groups()
     end = start + T
     cols = torch.arange(lo, end)
     causal = cols[None, :] <= cols[start - lo:, None]  # (T, end - lo)
@@ -249,14 +308,17 @@ def forward(model, ids: torch.Tensor, positions: torch.Tensor, cache: KVCache) -
     allowed = allowed[:, None]  # (B, 1, T, end - lo)
     x = body.embed_tokens(ids)
     cos, sin = body.rotary_emb(x, positions)
-    for layer, k_cache, v_cache in zip(body.layers, cache.keys, cache.values):
+    for i, (layer, k_cache, v_cache) in enumerate(zip(body.layers, cache.keys, cache.values)):
         attn = layer.self_attn
         h = layer.input_layernorm(x)
         q, k, v = (proj(h).view(B, T, -1, attn.head_dim).transpose(1, 2)
                    for proj in (attn.q_proj, attn.k_proj, attn.v_proj))
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
         k_cache[:, :, start:end], v_cache[:, :, start:end] = k, v
-        o = attend(q, k_cache[:, :, lo:end], v_cache[:, :, lo:end], allowed, attn.scaling)
+        o, lse = attend(q, k_cache[:, :, lo:end], v_cache[:, :, lo:end], allowed, attn.scaling)
+        for prefix, rows in groups:
+            o2, lse2 = attend_shared(q[rows], prefix.keys[i], prefix.values[i], attn.scaling)
+            o[rows] = merge(o[rows], lse[rows], o2, lse2)
         x = x + attn.o_proj(o.transpose(1, 2).reshape(B, T, -1))
         x = x + layer.mlp(layer.post_attention_layernorm(x))
     cache.length = end
@@ -284,27 +346,19 @@ def left_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Te
 
 def prefill(model, requests: list[Request], prefixes: PrefixCache, *, pad_id: int,
             dtype: torch.dtype) -> tuple[KVCache, torch.Tensor]:
-    """Prefill a group of prompts -> (their cache, last-position logits (B, V)).
-    Row j holds its cached prefix in columns [Lp - p_j, Lp) and its remaining ids, left-padded, in
-    [Lp, Lp + S) (Lp: the longest prefix, S: the longest rest); positions run on from the prefix."""
+    """Prefill a group of prompts -> (their cache, last-position logits (B, V)). A request's shared prefix
+    comes from (or goes to) `prefixes` and is referenced, not copied; the rest of each prompt is left-padded
+    into the cache's columns, at positions that run on from the prefix."""
     shared = [min(r.prefix, len(r.ids) - 1) for r in requests]  # at least one id is prefilled: its logits are needed
-    Lp = max(shared)
     ids, real = left_pad([r.ids[p:] for r, p in zip(requests, shared)], pad_id)
-    cache = KVCache.allocate(model, len(requests), Lp + ids.shape[1], dtype)
-    cache.length = Lp
-    for j, (r, p) in enumerate(zip(requests, shared)):
-        if p:
-            keys, values = prefixes.get(model, r.ids[:p], dtype)
-            for k, v, pk, pv in zip(cache.keys, cache.values, keys, values):
-                k[j, :, Lp - p:Lp], v[j, :, Lp - p:Lp] = pk, pv
-            cache.real[j, Lp - p:Lp] = True
-    cache.real[:, Lp:] = real
-    cache.update_lo()
+    cache = KVCache.allocate(model, len(requests), ids.shape[1], dtype)
+    cache.real[:] = real
+    cache.prefixes = [prefixes.get(model, r.ids[:p], dtype) if p else None for r, p in zip(requests, shared)]
     positions = torch.tensor(shared)[:, None] + (real.long().cumsum(-1) - 1).clamp(min=0)
     return cache, forward(model, ids, positions, cache)
 
 
-def groups(requests: list[Request], budget: int) -> Iterator[list[Request]]:
+def prefill_groups(requests: list[Request], budget: int) -> Iterator[list[Request]]:
     """Consecutive groups whose rows x longest unshared prompt part stay within `budget` tokens."""
     group: list[Request] = []
     for r in requests:
@@ -363,7 +417,7 @@ def decode_stream(model, source: Callable[[], Request | None], cfg: SamplingConf
         if reason is None:
             return None
         rows[j] = None
-        cache.real[j] = False
+        cache.free(j)
         return Finished(row.request, row.tokens, reason)
 
     while True:
@@ -372,7 +426,7 @@ def decode_stream(model, source: Callable[[], Request | None], cfg: SamplingConf
         while len(admitted) < len(free) and (request := source()) is not None:
             admitted.append(request)
         slots_iter = iter(free)
-        for group in groups(admitted, PREFILL_TOKENS):
+        for group in prefill_groups(admitted, PREFILL_TOKENS):
             small, logits = prefill(model, group, prefixes, pad_id=pad_id, dtype=dtype)
             cache.make_room(small.length, 1, slack=cfg.max_new_tokens)
             tokens = next_tokens(logits, cfg, [r.generator for r in group])

@@ -38,6 +38,8 @@ from legends import filters
 from legends.backends import Job, Result, Sampling
 from legends.prompts import LegendSpec, few_shot, legend_id, messages, read_examples, spec, word_target
 
+SAVE_EVERY = 30.0  # seconds between writes of the stats file during a run
+
 
 @dataclass
 class GenerateConfig:
@@ -126,6 +128,7 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
               "few_shot": cfg.shots(), "seed": cfg.seed}
     backend = backend or (make_backend(cfg) if len(kept_rows) < cfg.n else None)
     kept, start, run_attempts, interrupted, barren = len(kept_rows), time.time(), 0, False, 0
+    saved = start
     counters: deque[Job] = deque()  # counter-legends of legends that passed, asked before new legends
 
     def stats() -> dict:
@@ -163,6 +166,9 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
     try:
         with open(out, "a", encoding="utf-8") as f:
             for result in (backend.stream(source, sampling) if kept < cfg.n else ()):
+                if time.time() - saved > SAVE_EVERY:  # a hard kill loses at most this much of the counts
+                    write_text(stats_path(out), json.dumps(stats(), indent=2) + "\n")
+                    saved = time.time()
                 kind, s, shots = result.job.key
                 text = result.text.strip()
                 prompts = [m["content"] for m in result.job.messages]
@@ -200,8 +206,6 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
                 new = kept - len(kept_rows)
                 bar.set_postfix(kept_ratio=f"{new / max(run_attempts, 1):.2f}",
                                 per_min=f"{new / max((time.time() - start) / 60, 1e-9):.1f}")
-                if new % 10 == 0:
-                    write_text(stats_path(out), json.dumps(stats(), indent=2) + "\n")  # a hard kill loses few counts
                 if kept >= cfg.n:
                     break
     except KeyboardInterrupt:
