@@ -2,7 +2,8 @@
 
 Each spec yields two prompts (legends.prompts): the legend, and, once the legend has passed the filters, the
 counter-legend, asked for the legend's length in words, with a token limit of max_length_ratio x the legend's
-tokens. A record is kept only when both pass. Counters go before new legends, so a spec's two texts are
+tokens; a counter that fails is written again (another seed), up to counter_attempts times, since the legend
+(the costlier side to get right) is already there. A record is kept only when both pass. Counters go before new legends, so a spec's two texts are
 written close together; the backend is kept full (continuous batching), texts that cannot pass are stopped
 early (filters.early), and rejections are counted per side and reason ("legend:rule_not_named",
 "counter:length_ratio", ...).
@@ -20,7 +21,10 @@ Nothing is lost and nothing is doubled:
   - Ctrl-C stops at once (texts in progress are dropped, their spec indices skipped); the stats file is
     written on the way out.
 The stats file (OUT with suffix .stats.json) holds counts summed over every run: attempted (legends written),
-kept, rejections per reason, the next spec index, and the last run's speed.
+kept, rejections per side and reason ("record:no_counter_passed" when every counter of a passing legend
+failed), abandoned (passing legends whose counters were unfinished when a run stopped), so that
+attempted = kept + legend rejections + record:no_counter_passed + abandoned; the next spec index, and the last
+run's speed.
 """
 from __future__ import annotations
 
@@ -56,10 +60,15 @@ class GenerateConfig:
     seed: int = 0
     batch_size: int = 48  # local: rows decoded at once (continuous batching)
     concurrency: int = 8  # openai: requests in flight
+    counter_attempts: int = 3  # counters written for a legend that passed, until one passes (at most 15)
     few_shot: int = -1  # authored examples before each request; -1: 2 for local, 0 for openai
     few_shot_source: str = "data/legends/authored.jsonl"
     cache_dir: str = ""
     patience: int = 500  # give up after this many legends in a row without a kept record
+
+    def __post_init__(self):
+        if not 1 <= self.counter_attempts <= 15:
+            raise ValueError(f"counter_attempts must be in [1, 15], got {self.counter_attempts}")
 
     def shots(self) -> int:
         return self.few_shot if self.few_shot >= 0 else 2 if self.backend == "local" else 0
@@ -120,7 +129,7 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
         dedup["counter"].add(row["counter"])
     old = json.loads(stats_path(out).read_text()) if stats_path(out).exists() else {}
     rejected = Counter(old.get("rejected", {}))
-    attempted = old.get("attempted", 0)
+    attempted, abandoned = old.get("attempted", 0), old.get("abandoned", 0)
     rejected_examples = dict(old.get("rejected_examples", {}))  # reason -> the first rejected text (cut), to tune filters
     index = max([old.get("next_index", 0)] + [row["index"] + 1 for row in kept_rows])
     sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
@@ -130,20 +139,27 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
     kept, start, run_attempts, interrupted, barren = len(kept_rows), time.time(), 0, False, 0
     saved = start
     counters: deque[Job] = deque()  # counter-legends of legends that passed, asked before new legends
+    pending: dict[str, tuple[Result, dict]] = {}  # spec id -> its legend's result and scores, while counters are written
 
     def stats() -> dict:
         minutes = (time.time() - start) / 60
         return {"n": cfg.n, "kept": kept, "attempted": attempted, "kept_ratio": round(kept / max(attempted, 1), 4),
+                "abandoned": abandoned + len(pending),
                 "rejected": dict(rejected.most_common()), "rejected_examples": rejected_examples, "next_index": index,
                 "interrupted": interrupted, "gave_up": barren >= cfg.patience,
                 "last_run": {"attempted": run_attempts, "kept": kept - len(kept_rows), "minutes": round(minutes, 2),
                              "legends_per_minute": round((kept - len(kept_rows)) / max(minutes, 1e-9), 2), **record},
                 "filters": asdict(fcfg)}
 
-    def job(s: LegendSpec, kind: str, words: int, limit: int, shots: list[dict]) -> Job:
-        chat = messages(s, kind, words, shots)
-        return Job(key=(kind, s, shots), messages=chat, seed=cfg.seed * 1_000_003 + 2 * s.index + (kind == "counter"),
+    def job(s: LegendSpec, attempt: int, words: int, limit: int, shots: list[dict]) -> Job:
+        """Attempt 0 is the legend, 1.. its counters; each has its own seed."""
+        chat = messages(s, "counter" if attempt else "legend", words, shots)
+        return Job(key=(s, attempt, shots), messages=chat, seed=(cfg.seed * 1_000_003 + s.index) * 16 + attempt,
                    max_new_tokens=limit, shared=len(chat) - 1, stop=early_stop(fcfg))
+
+    def counter_job(s: LegendSpec, attempt: int, legend: Result, shots: list[dict]) -> Job:
+        """A counter asked for its legend's words, cut when it reaches max_length_ratio x its legend's tokens."""
+        return job(s, attempt, word_target(legend.text), int(legend.tokens * fcfg.max_length_ratio) + 1, shots)
 
     def source() -> Job | None:
         nonlocal index
@@ -155,13 +171,12 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
             index += 1
         s = spec(index, regulations, cfg.seed)
         index += 1
-        return job(s, "legend", cfg.words, cfg.max_new_tokens, few_shot(s, examples, cfg.shots()))
+        return job(s, 0, cfg.words, cfg.max_new_tokens, few_shot(s, examples, cfg.shots()))
 
     def reject(kind: str, reason: str, text: str) -> None:
         rejected[f"{kind}:{reason}"] += 1
         rejected_examples.setdefault(f"{kind}:{reason}", text[:400])
 
-    pending: dict[str, tuple[Result, dict]] = {}  # spec id -> its legend's result and scores, while its counter is written
     bar = tqdm(total=cfg.n, initial=min(kept, cfg.n), desc="legends", unit="legend")
     try:
         with open(out, "a", encoding="utf-8") as f:
@@ -169,26 +184,31 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
                 if time.time() - saved > SAVE_EVERY:  # a hard kill loses at most this much of the counts
                     write_text(stats_path(out), json.dumps(stats(), indent=2) + "\n")
                     saved = time.time()
-                kind, s, shots = result.job.key
+                s, attempt, shots = result.job.key
                 text = result.text.strip()
                 prompts = [m["content"] for m in result.job.messages]
-                if kind == "legend":
+                if attempt == 0:  # a legend
                     attempted, run_attempts = attempted + 1, run_attempts + 1
                     reason, scores = verdict(result, text, prompts, s, dedup["legend"], fcfg, legend_tokens=None)
                     if reason != "ok":
-                        reject(kind, reason, text)
+                        reject("legend", reason, text)
                         barren += 1
                         continue
                     pending[s.id] = (result, scores)
-                    limit = int(result.tokens * fcfg.max_length_ratio) + 1  # reaching it = too long for the ratio
-                    counters.append(job(s, "counter", word_target(text), limit, shots))
+                    counters.append(counter_job(s, 1, result, shots))
                     continue
-                legend, legend_scores = pending.pop(s.id)
+                legend, legend_scores = pending[s.id]
                 reason, scores = verdict(result, text, prompts, s, dedup["counter"], fcfg, legend_tokens=legend.tokens)
                 if reason != "ok":
-                    reject(kind, reason, text)
-                    barren += 1
+                    reject("counter", reason, text)
+                    if attempt < cfg.counter_attempts:
+                        counters.append(counter_job(s, attempt + 1, legend, shots))
+                    else:
+                        del pending[s.id]
+                        rejected["record:no_counter_passed"] += 1
+                        barren += 1
                     continue
+                del pending[s.id]
                 legend_text = legend.text.strip()
                 row = {"id": s.id, "index": s.index, "spec": s.to_json(), "text": legend_text, "counter": text,
                        "prompts": {"legend": legend.job.messages[-1]["content"],
