@@ -65,9 +65,9 @@ class LocalBackend:
         self.name, self.batch_size = model, batch_size
         model, self.tokenizer = loaded or load_model(model, cache_dir=cache_dir)
         check_layout(model)
-        self.net = inference_copy(model, precision).eval()
+        self.net = inference_copy(model, precision)
         self.prefixes = PrefixCache(prefix_cache)
-        self._shared: dict[tuple, int] = {}
+        self._shared: dict[tuple, list[int]] = {}
 
     def shared_tokens(self, messages: list[dict], ids: list[int]) -> int:
         """Token count of a chat's first `messages` as they start the chat's `ids` (0 if they do not)."""
@@ -81,8 +81,13 @@ class LocalBackend:
 
     def stream(self, source: Callable[[], Job | None], sampling: Sampling) -> Iterator[Result]:
         import torch
+        return torch.inference_mode()(self._stream)(source, sampling)  # in inference mode only while it runs
+
+    def _stream(self, source: Callable[[], Job | None], sampling: Sampling) -> Iterator[Result]:
+        import torch
 
         from dpo.data import encode_prompt, end_of_turn_id
+        from dpo.models import eval_mode
         from dpo.sampling import Request, SamplingConfig, decode_stream
         tok = self.tokenizer
 
@@ -96,7 +101,7 @@ class LocalBackend:
                            key=job, prefix=self.shared_tokens(job.messages[:job.shared], ids) if job.shared else 0)
 
         cfg = SamplingConfig(sampling.max_new_tokens, sampling.temperature, sampling.top_p)
-        with torch.inference_mode():
+        with eval_mode(self.net):
             for done in decode_stream(self.net, request, cfg, slots=self.batch_size, pad_id=tok.pad_token_id,
                                       stop_id=end_of_turn_id(tok), prefixes=self.prefixes):
                 yield Result(done.request.key, tok.decode(done.tokens, skip_special_tokens=True), len(done.tokens),

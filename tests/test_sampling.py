@@ -10,6 +10,7 @@ PROMPTS = ["Hi", "Tell me a story about the sea and the wind, please.", "What is
 # chats sharing their first turns (the shape of few-shot prompts), and a long prompt that arrives last
 FEW_SHOT = [{"role": "user", "content": "Example question?"}, {"role": "assistant", "content": "Example answer."}]
 CHATS = [FEW_SHOT + [{"role": "user", "content": q}] for q in ("Why?", "Tell me about boats.", "And rivers")]
+OTHER_SHOT = [{"role": "user", "content": "Another example"}, {"role": "assistant", "content": "Another answer, longer."}]
 LONG = "A much longer prompt that arrives at the end of the queue, when the others are well under way. " * 3
 
 
@@ -46,23 +47,24 @@ def stream(model, requests, cfg, slots, pad_id, stop_id, prefixes=None):
 
 
 def test_continuous_batching_greedy_matches_hf_generate_per_prompt(tiny):
-    """5 prompts through 2 rows: rows finish at different steps and are refilled (a shared prefix, a long prompt
-    admitted late, the cache's columns moved when full); every prompt gets HF's greedy tokens."""
+    """8 prompts through 2 rows: rows finish at different steps and are refilled (two shared prefixes, one
+    evicted from a 1-entry prefix cache while rows still use it, a long prompt admitted late, the cache's
+    columns moved when full); every prompt gets HF's greedy tokens."""
     model, tok = tiny
     model = varied(model)
     unstopped = hf_greedy(model, tok, PROMPTS[1], 24, stop_id=tok.eos_token_id)
     assert len(set(unstopped)) > 3, "the test model's greedy output is too uniform to test anything"
     stop = unstopped[6]  # a token greedy emits: rows stop at different steps
-    prompts = PROMPTS[:2] + CHATS + [LONG]
+    prompts = PROMPTS[:2] + CHATS[:2] + [OTHER_SHOT + CHATS[2][-1:], CHATS[2], OTHER_SHOT + CHATS[0][-1:], LONG]
     expected = [hf_greedy(model, tok, p, 24, stop) for p in prompts]
     assert len({len(e) for e in expected}) > 2
     requests = [Request(encode_prompt(tok, p), key=i, prefix=shared_len(tok, p) if isinstance(p, list) else 0)
                 for i, p in enumerate(prompts)]
-    prefixes = PrefixCache()
-    got = stream(model, requests, SamplingConfig(max_new_tokens=24), 2, tok.pad_token_id, stop, prefixes)
-    assert [got[i].tokens for i in range(len(prompts))] == expected
-    assert [got[i].reason for i in range(len(prompts))] == ["end" if len(e) < 24 else "length" for e in expected]
-    assert len(prefixes.entries) == 1  # the three chats share one cached prefix
+    for prefixes in (PrefixCache(size=1), PrefixCache()):
+        got = stream(model, requests, SamplingConfig(max_new_tokens=24), 2, tok.pad_token_id, stop, prefixes)
+        assert [got[i].tokens for i in range(len(prompts))] == expected
+        assert [got[i].reason for i in range(len(prompts))] == ["end" if len(e) < 24 else "length" for e in expected]
+    assert len(prefixes.entries) == 2  # five chats, two cached prefixes
 
 
 def test_generate_greedy_texts_match_hf(tiny):
