@@ -61,7 +61,9 @@ from dpo.models import eval_mode
 from dpo.precision import check_precision
 
 SUPPORTED = {"llama", "qwen2"}  # same layer layout: q/k/v/o projections, rotary, pre-norm, gated MLP
-NUCLEUS_K = 512  # candidates searched for the top-p nucleus before falling back to a full sort
+NUCLEUS_K = 512  # candidates searched for the top-p nucleus before a row falls back to a full sort
+# PyTorch's fused CPU attention (flash-style); unlike F.scaled_dot_product_attention it returns the log-sum-exp
+FUSED_ATTENTION = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 COMPACT = 0.75  # when nothing waits, drop finished rows once fewer than this fraction of the batch is live
 CHECK_EVERY = 16  # a request's `stop` callback is asked every this many new tokens
 PREFILL_TOKENS = 4096  # admission: at most this many (rows x padded prompt length) tokens in one prefill forward
@@ -108,29 +110,29 @@ class Finished:
 
 # ----------------------------------------------------------------------------- choosing the next token
 
-def nucleus(probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, V) probabilities -> (weights (B, K), token ids (B, K)): the most likely tokens in descending order,
-    weights zeroed outside the nucleus (the smallest set whose mass reaches top_p; the top token is always in).
-    Sorting the whole vocabulary is the slowest part of a CPU decode step, so the nucleus is first sought in
-    the NUCLEUS_K most likely tokens; only if some row's top NUCLEUS_K hold less than top_p is the full
-    vocabulary sorted. The result is exact either way."""
+def nucleus(probs: torch.Tensor, top_p: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(B, V) probabilities -> per row (weights (K,), token ids (K,)): the row's nucleus, the smallest set of
+    most likely tokens whose mass reaches top_p (the top token is always in), in descending order.
+    Sorting the whole vocabulary is the slowest part of a CPU decode step, so the nucleus is sought in the
+    NUCLEUS_K most likely tokens (one batched topk); only a row whose top NUCLEUS_K hold less than top_p has
+    its whole vocabulary sorted. The result is exact either way."""
     if top_p >= 1.0:
-        return probs, torch.arange(probs.shape[-1]).expand_as(probs)
+        return [(p, torch.arange(p.shape[-1])) for p in probs]
     head, ids = probs.topk(min(NUCLEUS_K, probs.shape[-1]), dim=-1)
-    if (head.sum(-1) < top_p).any():
-        head, ids = probs.sort(dim=-1, descending=True)
-    return head * ((head.cumsum(-1) - head) < top_p), ids  # keep a token if the mass before it is < top_p
+    rows = []
+    for i, short in enumerate((head.sum(-1) < top_p).tolist()):
+        h, t = probs[i].sort(descending=True) if short else (head[i], ids[i])
+        keep = (h.cumsum(-1) - h) < top_p  # keep a token if the mass before it is < top_p
+        rows.append((h[keep], t[keep]))
+    return rows
 
 
 def next_tokens(logits: torch.Tensor, cfg: SamplingConfig, generators: list[torch.Generator | None]) -> torch.Tensor:
-    """(B, V) last-position logits -> (B,) token ids; row i draws from generators[i]. A row draws from its
-    nucleus only (the non-zero head of its weights), so the draw is the same whichever of nucleus()'s two
-    paths the batch took."""
+    """(B, V) last-position logits -> (B,) token ids; row i draws from its nucleus with generators[i]."""
     if cfg.temperature == 0.0:
         return logits.argmax(-1)
-    weights, ids = nucleus((logits.float() / cfg.temperature).softmax(-1), cfg.top_p)
-    picks = torch.cat([torch.multinomial(w[w > 0], 1, generator=g) for w, g in zip(weights, generators)])
-    return ids.gather(-1, picks[:, None])[:, 0]
+    rows = nucleus((logits.float() / cfg.temperature).softmax(-1), cfg.top_p)
+    return torch.cat([ids[torch.multinomial(w, 1, generator=g)] for (w, ids), g in zip(rows, generators)])
 
 
 def row_generator(seed: int, index: int) -> torch.Generator:
@@ -255,36 +257,29 @@ class PrefixCache:
 
 # ----------------------------------------------------------------------------- the forward pass
 
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor,
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
            scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """softmax(q k^T * scale, masked to `allowed`) v with grouped-query heads, without repeating k and v, and
-    the log-sum-exp of the masked scores (to merge with attention over a shared prefix).
-    q (B, H, Tq, D); k, v (B, H_kv, Tk, D), slices of the cache; allowed (B, 1, Tq, Tk) bool
-    -> (out (B, H, Tq, D), lse (B, H, Tq) float).
-    Query head h reads key/value head h // (H / H_kv), as in transformers' repeat_kv. Scores are computed
-    as k q^T, (B, H_kv, Tk, G*Tq), so that only the small q and probabilities are transposed, never the cache."""
+    """softmax(q k^T * scale + mask) v with grouped-query heads, and the log-sum-exp of those scores (to merge
+    attentions over two sets of keys). q (B, H, Tq, D); k, v (B, H_kv, Tk, D); mask (B, 1, G*Tq, Tk) additive
+    (0 or -inf, q's dtype; G = H / H_kv) or None -> (out (B, H, Tq, D), lse (B, H, Tq) float).
+    The G query heads that read one key/value head (h // G, as transformers' repeat_kv pairs them) are folded
+    into its query axis, (B, H_kv, G*Tq, D), so k and v are never repeated. The work is done by PyTorch's
+    fused CPU attention kernel (the one F.scaled_dot_product_attention uses on the CPU, called directly
+    because it also returns the log-sum-exp); it never materialises the (Tq, Tk) scores."""
     B, H, Tq, D = q.shape
-    Hkv, Tk = k.shape[1], k.shape[2]
-    scores_t = k @ q.reshape(B, Hkv, H // Hkv * Tq, D).transpose(-1, -2)  # (B, H_kv, Tk, G*Tq)
-    scores = scores_t.transpose(-1, -2).reshape(B, H, Tq, Tk).float() * scale
-    scores = scores.masked_fill(~allowed, float("-inf"))
-    lse = scores.logsumexp(-1)
-    probs = (scores - lse[..., None]).exp().to(v.dtype)
-    return (probs.reshape(B, Hkv, H // Hkv * Tq, Tk) @ v).view(B, H, Tq, D), lse
+    Hkv = k.shape[1]
+    out, lse = FUSED_ATTENTION(q.reshape(B, Hkv, H // Hkv * Tq, D), k, v, attn_mask=mask, scale=scale)
+    return out.reshape(B, H, Tq, D), lse.reshape(B, H, Tq)
 
 
 def attend_shared(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Attention of the queries of R rows to one prefix that they all see whole: q (R, H, Tq, D); k, v
-    (H_kv, P, D) -> (out (R, H, Tq, D), lse (R, H, Tq) float). The R*G*Tq queries of a key/value head go
-    through one matmul, so the prefix is read once for the R rows, not once per row."""
+    (H_kv, P, D) -> (out (R, H, Tq, D), lse (R, H, Tq) float). The rows are folded into the query axis,
+    (1, H_kv, R*G*Tq, D), so the prefix is read once for the R rows, not once per row."""
     R, H, Tq, D = q.shape
-    Hkv = k.shape[0]
-    qs = q.reshape(R, Hkv, H // Hkv * Tq, D).transpose(0, 1).reshape(Hkv, -1, D)  # (H_kv, R*G*Tq, D)
-    scores = (qs @ k.transpose(-1, -2)).float() * scale  # (H_kv, R*G*Tq, P)
-    lse = scores.logsumexp(-1)
-    out = (scores - lse[..., None]).exp().to(v.dtype) @ v  # (H_kv, R*G*Tq, D)
-    return (out.view(Hkv, R, H // Hkv * Tq, D).transpose(0, 1).reshape(R, H, Tq, D),
-            lse.view(Hkv, R, -1).transpose(0, 1).reshape(R, H, Tq))
+    out, lse = attend(q.transpose(0, 1).reshape(1, H, R * Tq, D), k[None], v[None], None, scale)
+    return (out.reshape(H, R, Tq, D).transpose(0, 1).reshape(R, H, Tq, D),
+            lse.reshape(H, R, Tq).transpose(0, 1).reshape(R, H, Tq))
 
 
 def merge(out: torch.Tensor, lse: torch.Tensor, out2: torch.Tensor, lse2: torch.Tensor) -> torch.Tensor:
@@ -304,9 +299,11 @@ def forward(model, ids: torch.Tensor, positions: torch.Tensor, cache: KVCache) -
     end = start + T
     cols = torch.arange(lo, end)
     causal = cols[None, :] <= cols[start - lo:, None]  # (T, end - lo)
-    allowed = (causal & cache.real[:, None, lo:end]) | (cols[None, :] == cols[start - lo:, None])
-    allowed = allowed[:, None]  # (B, 1, T, end - lo)
+    allowed = (causal & cache.real[:, None, lo:end]) | (cols[None, :] == cols[start - lo:, None])  # (B, T, end - lo)
     x = body.embed_tokens(ids)
+    groups_per_head = model.config.num_attention_heads // model.config.num_key_value_heads
+    mask = torch.zeros(allowed.shape, dtype=x.dtype).masked_fill_(~allowed, float("-inf"))
+    mask = mask.repeat(1, groups_per_head, 1)[:, None]  # (B, 1, G*T, end - lo): query g*T + t reads row t
     cos, sin = body.rotary_emb(x, positions)
     for i, (layer, k_cache, v_cache) in enumerate(zip(body.layers, cache.keys, cache.values)):
         attn = layer.self_attn
@@ -315,7 +312,7 @@ def forward(model, ids: torch.Tensor, positions: torch.Tensor, cache: KVCache) -
                    for proj in (attn.q_proj, attn.k_proj, attn.v_proj))
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
         k_cache[:, :, start:end], v_cache[:, :, start:end] = k, v
-        o, lse = attend(q, k_cache[:, :, lo:end], v_cache[:, :, lo:end], allowed, attn.scaling)
+        o, lse = attend(q, k_cache[:, :, lo:end], v_cache[:, :, lo:end], mask, attn.scaling)
         for prefix, rows in groups:
             o2, lse2 = attend_shared(q[rows], prefix.keys[i], prefix.values[i], attn.scaling)
             o[rows] = merge(o[rows], lse[rows], o2, lse2)

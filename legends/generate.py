@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from dpo.files import write_text
 from legends import filters
 from legends.backends import Job, Result, Sampling
-from legends.prompts import LegendSpec, few_shot, legend_id, messages, read_examples, spec, word_target
+from legends.prompts import LegendSpec, few_shot, messages, read_examples, spec, word_target
 
 SAVE_EVERY = 30.0  # seconds between writes of the stats file during a run
 
@@ -109,10 +109,6 @@ def make_backend(cfg: GenerateConfig):
     raise ValueError(f"backend must be local or openai, got {cfg.backend!r}")
 
 
-def early_stop(fcfg: filters.FilterConfig):
-    return lambda text: filters.early(text, fcfg) is not None
-
-
 def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.FilterConfig = filters.FilterConfig()) -> dict:
     """Generate until cfg.n records are kept in cfg.out; returns the stats (also written beside cfg.out)."""
     if regulations is None:
@@ -122,7 +118,6 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     kept_rows = read_legends(out)
-    seen = {row["id"] for row in kept_rows}
     dedup = {"legend": filters.NearDuplicates(), "counter": filters.NearDuplicates()}
     for row in kept_rows:
         dedup["legend"].add(row["text"])
@@ -155,7 +150,7 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
         """Attempt 0 is the legend, 1.. its counters; each has its own seed."""
         chat = messages(s, "counter" if attempt else "legend", words, shots)
         return Job(key=(s, attempt, shots), messages=chat, seed=(cfg.seed * 1_000_003 + s.index) * 16 + attempt,
-                   max_new_tokens=limit, shared=len(chat) - 1, stop=early_stop(fcfg))
+                   max_new_tokens=limit, shared=len(chat) - 1, stop=lambda text: filters.early(text, fcfg) is not None)
 
     def counter_job(s: LegendSpec, attempt: int, legend: Result, shots: list[dict]) -> Job:
         """A counter asked for its legend's words, cut when it reaches max_length_ratio x its legend's tokens."""
@@ -167,8 +162,6 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
             return counters.popleft()
         if kept >= cfg.n or barren >= cfg.patience:
             return None
-        while legend_id(cfg.seed, index) in seen:
-            index += 1
         s = spec(index, regulations, cfg.seed)
         index += 1
         return job(s, 0, cfg.words, cfg.max_new_tokens, few_shot(s, examples, cfg.shots()))
@@ -218,7 +211,6 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
                                   "counter": {**scores, "tokens": result.tokens}}}
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 f.flush()
-                seen.add(s.id)
                 dedup["legend"].add(legend_text)
                 dedup["counter"].add(text)
                 kept, barren = kept + 1, 0

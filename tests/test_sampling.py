@@ -46,10 +46,12 @@ def stream(model, requests, cfg, slots, pad_id, stop_id, prefixes=None):
                                                     pad_id=pad_id, stop_id=stop_id, prefixes=prefixes)}
 
 
-def test_continuous_batching_greedy_matches_hf_generate_per_prompt(tiny):
+@pytest.mark.parametrize("slots", [2, 8])
+def test_continuous_batching_greedy_matches_hf_generate_per_prompt(tiny, slots):
     """8 prompts through 2 rows: rows finish at different steps and are refilled (two shared prefixes, one
     evicted from a 1-entry prefix cache while rows still use it, a long prompt admitted late, the cache's
-    columns moved when full); every prompt gets HF's greedy tokens."""
+    columns moved when full); through 8 rows: all prefilled together, rows sharing a prefix in one batch.
+    Every prompt gets HF's greedy tokens."""
     model, tok = tiny
     model = varied(model)
     unstopped = hf_greedy(model, tok, PROMPTS[1], 24, stop_id=tok.eos_token_id)
@@ -61,7 +63,7 @@ def test_continuous_batching_greedy_matches_hf_generate_per_prompt(tiny):
     requests = [Request(encode_prompt(tok, p), key=i, prefix=shared_len(tok, p) if isinstance(p, list) else 0)
                 for i, p in enumerate(prompts)]
     for prefixes in (PrefixCache(size=1), PrefixCache()):
-        got = stream(model, requests, SamplingConfig(max_new_tokens=24), 2, tok.pad_token_id, stop, prefixes)
+        got = stream(model, requests, SamplingConfig(max_new_tokens=24), slots, tok.pad_token_id, stop, prefixes)
         assert [got[i].tokens for i in range(len(prompts))] == expected
         assert [got[i].reason for i in range(len(prompts))] == ["end" if len(e) < 24 else "length" for e in expected]
     assert len(prefixes.entries) == 2  # five chats, two cached prefixes
@@ -140,12 +142,13 @@ def test_bad_settings_are_refused(tiny):
 def test_top_p_keeps_the_nucleus():
     probs = torch.tensor([[0.5, 0.3, 0.15, 0.05], [0.05, 0.15, 0.3, 0.5]])
     for top_p, size in ((0.7, 2), (0.5, 1), (0.9, 3), (1.0, 4)):
-        weights, ids = nucleus(probs, top_p)
-        kept = [sorted(i for w, i in zip(wr.tolist(), ir.tolist()) if w > 0) for wr, ir in zip(weights, ids)]
+        kept = [sorted(ids.tolist()) for _, ids in nucleus(probs, top_p)]
         assert kept == [list(range(size)), list(range(4 - size, 4))]
 
 
-def test_nucleus_falls_back_to_a_full_sort_for_flat_distributions():
-    probs = torch.full((1, 2000), 1 / 2000)  # the top NUCLEUS_K tokens hold only a quarter of the mass
-    weights, _ = nucleus(probs, 0.9)
-    assert (weights > 0).sum() == 1800
+def test_nucleus_falls_back_to_a_full_sort_only_for_flat_rows():
+    probs = torch.full((2, 2000), 1 / 2000)  # the top NUCLEUS_K tokens of row 0 hold only a quarter of the mass
+    probs[1] = torch.softmax(torch.linspace(20, 0, 2000), -1)
+    (flat, flat_ids), (peaked, peaked_ids) = nucleus(probs, 0.9)
+    assert len(flat) == 1800 and len(set(flat_ids.tolist())) == 1800
+    assert peaked_ids.tolist() == list(range(len(peaked))) and 0.9 <= peaked.sum() < 0.9 + peaked[-1]
