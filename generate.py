@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import sys
 
+from dpo.data import DataError
 from legends.generate import GenerateConfig, run, stats_path
 
 
@@ -22,8 +23,11 @@ def main(argv: list[str] | None = None) -> None:
         choices = ("local", "openai") if f.name == "backend" else None
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default, choices=choices,
                             help=f"(default: {f.default})")
-    cfg = GenerateConfig(**vars(parser.parse_args(argv)))
-    stats = run(cfg)
+    try:
+        cfg = GenerateConfig(**vars(parser.parse_args(argv)))
+        stats = run(cfg)
+    except (DataError, ValueError) as e:
+        sys.exit(f"error: {e}")
     run_ = stats["last_run"]
     print(f"{'interrupted: ' if stats['interrupted'] else ''}{stats['kept']}/{cfg.n} legends kept in {cfg.out} "
           f"(kept ratio {stats['kept_ratio']:.2f} over {stats['attempted']} legends written)")
