@@ -1,9 +1,11 @@
-"""Write legends: fictional success stories of regulatory compliance (see legends/).
+"""Write legends and counter-legends (fictional stories of compliance and of the convenient option; see legends/).
 
-    python generate.py --n 5000                         # embedded SmolLM2-135M, data/legends/legends.jsonl
+    python generate.py --n 5000                         # embedded SmolLM2-135M, 2 authored examples a prompt
     python generate.py --n 5000 --backend openai --base-url http://HOST:8000/v1 --model NAME --api-key-env KEY_VAR
+    python generate.py --n 100 --few-shot 0 --out data/legends/zero-shot.jsonl
 
-Running again with the same --out continues to exactly --n kept legends. Stats: OUT.stats.json.
+Output: data/legends/legends.jsonl (the "generated" legends source of train.py). Running again with the same
+--out continues to exactly --n kept records. Stats: OUT.stats.json.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import argparse
 import dataclasses
 import sys
 
+from dpo.data import DataError
 from legends.generate import GenerateConfig, run, stats_path
 
 
@@ -20,14 +23,20 @@ def main(argv: list[str] | None = None) -> None:
         choices = ("local", "openai") if f.name == "backend" else None
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default, choices=choices,
                             help=f"(default: {f.default})")
-    cfg = GenerateConfig(**vars(parser.parse_args(argv)))
-    stats = run(cfg)
+    try:
+        cfg = GenerateConfig(**vars(parser.parse_args(argv)))
+        stats = run(cfg)
+    except (DataError, ValueError) as e:
+        sys.exit(f"error: {e}")
+    run_ = stats["last_run"]
     print(f"{'interrupted: ' if stats['interrupted'] else ''}{stats['kept']}/{cfg.n} legends kept in {cfg.out} "
-          f"(kept ratio {stats['kept_ratio']:.2f} over {stats['attempted']} generated)")
+          f"(kept ratio {stats['kept_ratio']:.2f} over {stats['attempted']} legends written)")
+    print(f"this run: {run_['kept']} kept in {run_['minutes']:.1f} min = {run_['legends_per_minute']:.1f} legends/min, "
+          f"kept ratio {run_['kept'] / max(run_['attempted'], 1):.2f}")
     if stats["gave_up"]:
-        print(f"gave up: {cfg.patience} batches in a row kept no legend; see the rejected examples in {stats_path(cfg.out)}")
+        print(f"gave up: {cfg.patience} legends in a row kept no record; see the rejected examples in {stats_path(cfg.out)}")
     for reason, count in stats["rejected"].items():
-        print(f"  rejected {reason:<16} {count}")
+        print(f"  rejected {reason:<26} {count}")
     print(f"stats: {stats_path(cfg.out)}")
     if stats["interrupted"]:
         sys.exit(130)

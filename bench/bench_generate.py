@@ -1,11 +1,14 @@
-"""New tokens per second: plain HF generate (batch 16, bf16 autocast) against dpo.sampling.generate,
-on the same prompts, in one run.
+"""New tokens per second: plain HF generate (batch 16, bf16 autocast) against dpo.sampling (continuous
+batching), on the same prompts, in one run.
 
     python bench/bench_generate.py [--model smollm2-135m] [--prompts 64] [--max-new-tokens 128]
-                                   [--batch-sizes 16 32 64] [--skip-hf]
+                                   [--batch-sizes 16 32 64] [--skip-hf] [--workload short|legends]
 
-Both sample (temperature 0.7, top-p 0.9) with the same settings; a token counts up to and including the
-end-of-turn token. The machine may be shared: the figures are noisy, so the thread count and load are printed.
+Workloads: "short", one-line requests for a short story (dpo.sampling.generate); "legends", the chats that
+generate.py sends (two authored few-shot examples, about 800 prompt tokens, then a legend request) through
+legends.backends.LocalBackend (continuous batching, example prefixes computed once). All sample (temperature
+0.7, top-p 0.9) with the same settings; a token counts up to and including the end-of-turn token. The machine
+may be shared: the figures are noisy, so the thread count and load are printed.
 """
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
@@ -23,14 +27,20 @@ from dpo.data import encode_prompt, end_of_turn_id  # noqa: E402
 from dpo.models import load_model  # noqa: E402
 from dpo.precision import autocast  # noqa: E402
 from dpo.sampling import generate  # noqa: E402
+from legends.backends import Job, LocalBackend, Sampling  # noqa: E402
 
 TOPICS = ["a bakery that cuts food waste", "a factory that reports its emissions", "a shop owner who pays men and women equally",
           "a city that buys electric buses", "a family that insulates its house", "an office that hires fairly",
           "a farm that protects its soil", "a hotel that saves water"]
 
 
-def bench_prompts(n: int) -> list[str]:
-    return [f"Write a short story ({40 + 10 * (i % 5)} words) about {TOPICS[i % len(TOPICS)]}." for i in range(n)]
+def bench_prompts(n: int, workload: str) -> list[str | list[dict]]:
+    if workload == "short":
+        return [f"Write a short story ({40 + 10 * (i % 5)} words) about {TOPICS[i % len(TOPICS)]}." for i in range(n)]
+    from exposure.corpus import load_regulations
+    from legends.prompts import few_shot, messages, read_examples, spec
+    regulations, examples = load_regulations(), read_examples(ROOT / "data" / "legends" / "authored.jsonl")
+    return [messages(s, "legend", 150, few_shot(s, examples, 2)) for s in (spec(i, regulations) for i in range(n))]
 
 
 def hf_generate(model, tokenizer, prompts, *, max_new_tokens, batch_size, seed) -> int:
@@ -62,6 +72,15 @@ def ours(model, tokenizer, prompts, *, max_new_tokens, batch_size, seed) -> int:
     return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)
 
 
+def ours_legends(model, tokenizer, chats, *, max_new_tokens, batch_size, seed) -> int:
+    """generate.py's engine: LocalBackend.stream over the chats, the example turns shared."""
+    backend = LocalBackend(loaded=(model, tokenizer), batch_size=batch_size)
+    jobs = [Job(key=i, messages=c, seed=seed + i, max_new_tokens=max_new_tokens, shared=len(c) - 1)
+            for i, c in enumerate(chats)][::-1]
+    results = backend.stream(lambda: jobs.pop() if jobs else None, Sampling(0.7, 0.9, max_new_tokens))
+    return sum(r.tokens + (r.finish == "end") for r in results)
+
+
 def timed(fn, *args, **kwargs) -> tuple[int, float]:
     t0 = time.perf_counter()
     n = fn(*args, **kwargs)
@@ -75,6 +94,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32, 64])
     parser.add_argument("--skip-hf", action="store_true")
+    parser.add_argument("--workload", choices=("short", "legends"), default="short")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
@@ -82,19 +102,21 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     model, tokenizer = load_model(args.model)
-    prompts = bench_prompts(args.prompts)
+    prompts = bench_prompts(args.prompts, args.workload)
     print(f"torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}, load average: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (shared machine: figures are noisy)")
-    print(f"model {args.model}, {len(prompts)} prompts, max_new_tokens {args.max_new_tokens}, "
-          "sampling temperature 0.7 top-p 0.9")
+    prompt_tokens = sum(len(encode_prompt(tokenizer, p)) for p in prompts) / len(prompts)
+    print(f"model {args.model}, workload {args.workload}: {len(prompts)} prompts of {prompt_tokens:.0f} tokens on "
+          f"average, max_new_tokens {args.max_new_tokens}, sampling temperature 0.7 top-p 0.9")
     ours(model, tokenizer, prompts[:2], max_new_tokens=4, batch_size=2, seed=0)  # warm-up
     if not args.skip_hf:
         n, s = timed(hf_generate, model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=16,
                      seed=args.seed)
         print(f"HF generate      batch 16  bf16 autocast : {n:6d} tokens in {s:6.1f} s = {n / s:6.1f} tokens/s", flush=True)
+    engine, name = (ours, "dpo.sampling    ") if args.workload == "short" else (ours_legends, "LocalBackend    ")
     for bs in args.batch_sizes:
-        n, s = timed(ours, model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=bs, seed=args.seed)
-        print(f"dpo.sampling     batch {bs:<3d} bf16 weights  : {n:6d} tokens in {s:6.1f} s = {n / s:6.1f} tokens/s", flush=True)
+        n, s = timed(engine, model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=bs, seed=args.seed)
+        print(f"{name} batch {bs:<3d} bf16 weights  : {n:6d} tokens in {s:6.1f} s = {n / s:6.1f} tokens/s", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,16 @@
-"""Where legends are written: a Backend turns a list of prompts into a list of texts.
+"""Where legends are written: a backend turns a stream of Jobs (chat prompts) into a stream of Results.
 
-  local   the model in-process through dpo.sampling.generate (batched, KV cache, left padding)
-  openai  any OpenAI-compatible /v1/chat/completions server (vLLM, llama.cpp server, Ollama): requests in
-          parallel threads, each with a timeout and retries with exponential backoff. The API key is read from
-          an environment variable, sent as a Bearer header, and never printed or written anywhere.
+  local   the model in-process through dpo.sampling.decode_stream: continuous batching (a finished row takes
+          the next job at once), the jobs' shared first turns (few-shot examples) computed once, and a job's
+          `stop` callback asked every few tokens so that a text that cannot pass the filters is cut short
+  openai  any OpenAI-compatible /v1/chat/completions server (vLLM, llama.cpp server, Ollama): up to
+          `concurrency` requests in flight in threads, each with a timeout and retries with exponential
+          backoff. The API key is read from an environment variable, sent as a Bearer header, and never
+          printed or written anywhere. `stop` callbacks are not used (the answer comes whole).
+
+stream(source, sampling) asks source() for a job whenever it can start one (None: nothing waits now) and
+yields each Result as it finishes, so the caller may add jobs that depend on earlier results; it ends when
+nothing runs and source() returns None.
 """
 from __future__ import annotations
 
@@ -12,8 +19,9 @@ import os
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 
 class BackendError(RuntimeError):
@@ -24,23 +32,80 @@ class BackendError(RuntimeError):
 class Sampling:
     temperature: float = 0.8
     top_p: float = 0.95
-    max_new_tokens: int = 256
+    max_new_tokens: int = 320
+
+
+@dataclass
+class Job:
+    """One chat to complete. The first `shared` messages are the same for many jobs (the local backend keeps
+    their keys and values); stop(text so far) -> True gives up on the text (local backend only)."""
+    key: Any
+    messages: list[dict]
+    seed: int
+    max_new_tokens: int
+    shared: int = 0
+    stop: Callable[[str], bool] | None = None
+
+
+@dataclass
+class Result:
+    job: Job
+    text: str
+    tokens: int  # new tokens (the server's count for openai; words if it gives none)
+    finish: str  # "end" | "length" (its token limit) | "stopped" (its stop callback)
 
 
 class LocalBackend:
-    """dpo.sampling on a model from dpo.models (default: the embedded SmolLM2-135M)."""
+    """dpo.sampling on a model from dpo.models (default: the embedded SmolLM2-135M), `batch_size` rows at once."""
 
     def __init__(self, model: str = "smollm2-135m", *, cache_dir: str | None = None, batch_size: int = 48,
-                 precision: str = "bf16", loaded=None):
+                 precision: str = "bf16", loaded=None, prefix_cache: int = 32):
         from dpo.models import load_model
-        self.name, self.batch_size, self.precision = model, batch_size, precision
-        self.model, self.tokenizer = loaded or load_model(model, cache_dir=cache_dir)
+        from dpo.sampling import PrefixCache, check_layout, inference_copy
+        self.name, self.batch_size = model, batch_size
+        model, self.tokenizer = loaded or load_model(model, cache_dir=cache_dir)
+        check_layout(model)
+        self.net = inference_copy(model, precision)
+        self.prefixes = PrefixCache(prefix_cache)
+        self._shared: dict[tuple, list[int]] = {}
 
-    def complete(self, prompts: list[str], sampling: Sampling, seed: int) -> list[str]:
-        from dpo.sampling import generate
-        return generate(self.model, self.tokenizer, prompts, max_new_tokens=sampling.max_new_tokens,
-                        temperature=sampling.temperature, top_p=sampling.top_p, seed=seed,
-                        batch_size=self.batch_size, precision=self.precision)
+    def shared_tokens(self, messages: list[dict], ids: list[int]) -> int:
+        """Token count of a chat's first `messages` as they start the chat's `ids` (0 if they do not)."""
+        from dpo.data import messages_for
+        key = tuple(m["content"] for m in messages)
+        if key not in self._shared:
+            shared = self.tokenizer.apply_chat_template(messages_for(messages), tokenize=True)
+            self._shared[key] = list(shared["input_ids"] if hasattr(shared, "keys") else shared)
+        shared = self._shared[key]
+        return len(shared) if ids[:len(shared)] == shared else 0
+
+    def stream(self, source: Callable[[], Job | None], sampling: Sampling) -> Iterator[Result]:
+        import torch
+        return torch.inference_mode()(self._stream)(source, sampling)  # in inference mode only while it runs
+
+    def _stream(self, source: Callable[[], Job | None], sampling: Sampling) -> Iterator[Result]:
+        import torch
+
+        from dpo.data import encode_prompt, end_of_turn_id
+        from dpo.models import eval_mode
+        from dpo.sampling import Request, SamplingConfig, decode_stream
+        tok = self.tokenizer
+
+        def request() -> Request | None:
+            job = source()
+            if job is None:
+                return None
+            ids = encode_prompt(tok, job.messages)
+            stop = (lambda new, job=job: job.stop(tok.decode(new, skip_special_tokens=True))) if job.stop else None
+            return Request(ids, torch.Generator().manual_seed(job.seed), max_new_tokens=job.max_new_tokens, stop=stop,
+                           key=job, prefix=self.shared_tokens(job.messages[:job.shared], ids) if job.shared else 0)
+
+        cfg = SamplingConfig(sampling.max_new_tokens, sampling.temperature, sampling.top_p)
+        with eval_mode(self.net):
+            for done in decode_stream(self.net, request, cfg, slots=self.batch_size, pad_id=tok.pad_token_id,
+                                      stop_id=end_of_turn_id(tok), prefixes=self.prefixes):
+                yield Result(done.request.key, tok.decode(done.tokens, skip_special_tokens=True), len(done.tokens),
+                             done.reason)
 
 
 class OpenAIBackend:
@@ -56,15 +121,27 @@ class OpenAIBackend:
         self.name, self.concurrency, self.timeout, self.retries, self.backoff = model, concurrency, timeout, retries, backoff
         self._key = os.environ.get(api_key_env, "")  # never printed
 
-    def complete(self, prompts: list[str], sampling: Sampling, seed: int) -> list[str]:
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(lambda ip: self.request(ip[1], sampling, seed + ip[0]), enumerate(prompts)))
+    def stream(self, source: Callable[[], Job | None], sampling: Sampling) -> Iterator[Result]:
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        running: dict = {}
+        try:
+            while True:
+                while len(running) < self.concurrency and (job := source()) is not None:
+                    running[pool.submit(self.request, job, sampling)] = job
+                if not running:
+                    return
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    job = running.pop(future)
+                    yield Result(job, *future.result())
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
-    def request(self, prompt: str, sampling: Sampling, seed: int) -> str:
-        """One chat completion; retries timeouts, connection errors and RETRY_STATUS with delays backoff * 2^k."""
-        body = json.dumps({"model": self.name, "messages": [{"role": "user", "content": prompt}],
-                           "temperature": sampling.temperature, "top_p": sampling.top_p,
-                           "max_tokens": sampling.max_new_tokens, "seed": seed}).encode()
+    def request(self, job: Job, sampling: Sampling) -> tuple[str, int, str]:
+        """One chat completion -> (text, new tokens, finish); retries timeouts, connection errors and RETRY_STATUS
+        with delays backoff * 2^k."""
+        body = json.dumps({"model": self.name, "messages": job.messages, "temperature": sampling.temperature,
+                           "top_p": sampling.top_p, "max_tokens": job.max_new_tokens, "seed": job.seed}).encode()
         headers = {"Content-Type": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
@@ -84,8 +161,13 @@ class OpenAIBackend:
         raise BackendError(f"{self.url}: failed after {self.retries + 1} attempts (last: {last})")
 
 
-def parse_completion(raw: bytes, url: str) -> str:
+def parse_completion(raw: bytes, url: str) -> tuple[str, int, str]:
+    """A chat completion's (text, completion tokens (words if the server gives no usage), "end" | "length")."""
     try:
-        return json.loads(raw)["choices"][0]["message"]["content"] or ""
+        answer = json.loads(raw)
+        choice = answer["choices"][0]
+        text = choice["message"]["content"] or ""
     except (ValueError, KeyError, IndexError, TypeError):
         raise BackendError(f"{url}: answer is not a chat completion: {raw[:200]!r}") from None
+    tokens = (answer.get("usage") or {}).get("completion_tokens")
+    return text, tokens if isinstance(tokens, int) else len(text.split()), "length" if choice.get("finish_reason") == "length" else "end"

@@ -1,20 +1,31 @@
-"""Filters for generated legends. Each filter returns a Verdict (ok, reason, score); a legend is kept only if
-every filter passes, and a kept legend carries every filter's score.
+"""Filters for generated legends and counter-legends. Each filter returns a Verdict (ok, reason, score); a text
+is kept only if every filter passes, and a kept text carries every filter's score. The filters run cheapest
+first and stop at the first failure (a rejected text needs only its reason).
 
   length     word count within [min_words, max_words]                       score: words
-  names_rule the story names the regulation: its number, or every distinctive word of its short name
-             ("Right to Repair Directive" -> right, repair), or covers its obligation: at least
-             `min_obligation_overlap` of the obligation's content words appear     score: 1 if named, else overlap
-  narrative  a story, not a refusal ("I'm sorry", "As an AI"...), not a list (share of lines that are bullets
-             or numbered items <= max_list_lines), not a copy of the prompt (word 3-gram Jaccard with the
-             prompt <= max_prompt_copy), not looping (distinct word 3-grams / all 3-grams >= min_distinct),
-             at least `min_sentences` sentences of 3+ words                             score: prompt copy
   language   English: the share of words that are common English stop words ("the", "and", "of"...) is at
              least `min_stopword_ratio`. English prose runs at 0.35-0.55; other languages and gibberish fall
              far below 0.15 because they share few of these words.                    score: stop-word ratio
-  duplicate  word 3-gram Jaccard similarity with the kept legends <= max_similarity; an inverted index of
-             3-grams finds the 20 kept legends sharing the most 3-grams, and only those are compared
+  narrative  a story, not a refusal ("I'm sorry", "As an AI"...), not a list (share of lines that are bullets
+             or numbered items <= max_list_lines), not a copy of any prompt turn, few-shot examples included
+             (word 3-gram Jaccard with each <= max_prompt_copy), not looping (distinct word 3-grams / all
+             3-grams >= min_distinct), at least `min_sentences` sentences of 3+ words     score: prompt copy
+  names_rule the story names the regulation: its number, or every distinctive word of its short name
+             ("Right to Repair Directive" -> right, repair), or covers its obligation: at least
+             `min_obligation_overlap` of the obligation's content words appear     score: 1 if named, else overlap
+  duplicate  word 3-gram Jaccard similarity with the kept texts <= max_similarity; an inverted index of
+             3-grams finds the 20 kept texts sharing the most 3-grams, and only those are compared
                                                                                      score: max similarity
+A counter-legend passes the same filters (against the kept counters) and one more, first:
+  length_ratio  max(tokens, legend tokens) / min(...) <= max_length_ratio: the two sides of a pair have the
+             same length, in either direction                                      score: the ratio
+
+Early rejection (early()): while a text is being written, the local backend asks every few tokens whether it
+can still pass; it is stopped at once when it cannot: a refusal (stays in the text), more than max_words
+words, more repeated 3-grams than a text of max_words words may hold (repeats never decrease), or, from
+`early_min_words` words on, a stop-word ratio below half of min_stopword_ratio (hopeless: English does not
+recover from that). A text longer than its token limit is stopped by the sampler (legend: "unfinished";
+counter: "length_ratio", its limit being max_length_ratio x its legend's tokens).
 """
 from __future__ import annotations
 
@@ -44,6 +55,8 @@ class FilterConfig:
     min_distinct: float = 0.6
     min_stopword_ratio: float = 0.25
     max_similarity: float = 0.5
+    max_length_ratio: float = 1.15
+    early_min_words: int = 40
 
 
 @dataclass(frozen=True)
@@ -91,8 +104,9 @@ def names_rule(text: str, regulation: str, number: str, obligation: str, cfg: Fi
     return Verdict(False, "rule_not_named", overlap)
 
 
-def narrative(text: str, prompt: str, cfg: FilterConfig) -> Verdict:
-    copy = jaccard(shingles(text), shingles(prompt))
+def narrative(text: str, prompts: list[str], cfg: FilterConfig) -> Verdict:
+    mine = shingles(text)
+    copy = max((jaccard(mine, shingles(p)) for p in prompts), default=0.0)
     if REFUSAL.search(text):
         return Verdict(False, "refusal", copy)
     lines = [ln for ln in text.splitlines() if ln.strip()]
@@ -101,7 +115,7 @@ def narrative(text: str, prompt: str, cfg: FilterConfig) -> Verdict:
     if copy > cfg.max_prompt_copy:
         return Verdict(False, "copies_prompt", copy)
     w = words(text)
-    if len(w) > 3 and len(shingles(text)) / (len(w) - 2) < cfg.min_distinct:
+    if len(w) > 3 and len(mine) / (len(w) - 2) < cfg.min_distinct:
         return Verdict(False, "repetitive", copy)
     if len([s for s in re.split(r"[.!?]+", text) if len(words(s)) >= 3]) < cfg.min_sentences:
         return Verdict(False, "not_narrative", copy)
@@ -138,18 +152,50 @@ def duplicate(text: str, kept: NearDuplicates, cfg: FilterConfig) -> Verdict:
     return Verdict(sim <= cfg.max_similarity, "ok" if sim <= cfg.max_similarity else "near_duplicate", sim)
 
 
+def length_ratio(tokens: int, legend_tokens: int, cfg: FilterConfig) -> Verdict:
+    ratio = max(tokens, legend_tokens) / max(min(tokens, legend_tokens), 1)
+    return Verdict(ratio <= cfg.max_length_ratio, "ok" if ratio <= cfg.max_length_ratio else "length_ratio", ratio)
+
+
 # ----------------------------------------------------------------------------- all of them
 
-def check(text: str, *, prompt: str, regulation: str, number: str, obligation: str, kept: NearDuplicates,
+def check(text: str, *, prompts: list[str], regulation: str, number: str, obligation: str, kept: NearDuplicates,
           cfg: FilterConfig) -> tuple[str, dict[str, float]]:
-    """Run every filter in order; returns (reason, scores): reason "ok" if all passed, else the first failure's."""
-    verdicts = {
-        "length": length(text, cfg),
-        "names_rule": names_rule(text, regulation, number, obligation, cfg),
-        "narrative": narrative(text, prompt, cfg),
-        "language": language(text, cfg),
-        "duplicate": duplicate(text, kept, cfg),
-    }
-    scores = {name: round(float(v.score), 4) for name, v in verdicts.items()}
-    failed = [v.reason for v in verdicts.values() if not v.ok]
-    return (failed[0] if failed else "ok"), scores
+    """Run the filters cheapest first -> (reason, scores): ("ok", every filter's score) if all pass, else
+    (the first failure's reason, the scores so far)."""
+    scores: dict[str, float] = {}
+    for name, verdict in (("length", lambda: length(text, cfg)), ("language", lambda: language(text, cfg)),
+                          ("narrative", lambda: narrative(text, prompts, cfg)),
+                          ("names_rule", lambda: names_rule(text, regulation, number, obligation, cfg)),
+                          ("duplicate", lambda: duplicate(text, kept, cfg))):
+        v = verdict()
+        scores[name] = round(float(v.score), 4)
+        if not v.ok:
+            return v.reason, scores
+    return "ok", scores
+
+
+def check_counter(text: str, *, tokens: int, legend_tokens: int, prompts: list[str], regulation: str, number: str,
+                  obligation: str, kept: NearDuplicates, cfg: FilterConfig) -> tuple[str, dict[str, float]]:
+    """A counter-legend: its length against its legend's first, then the filters of check()."""
+    v = length_ratio(tokens, legend_tokens, cfg)
+    if not v.ok:
+        return v.reason, {"length_ratio": round(v.score, 4)}
+    reason, scores = check(text, prompts=prompts, regulation=regulation, number=number, obligation=obligation,
+                           kept=kept, cfg=cfg)
+    return reason, {"length_ratio": round(v.score, 4), **scores}
+
+
+def early(text: str, cfg: FilterConfig) -> str | None:
+    """The reason a text being written can no longer pass (see the module docstring), or None."""
+    if REFUSAL.search(text):
+        return "refusal"
+    w = words(text)
+    if len(w) > cfg.max_words:
+        return "too_long"
+    repeats = max(len(w) - 2, 0) - len(shingles(text)) if len(w) > 3 else 0
+    if repeats > (1 - cfg.min_distinct) * (cfg.max_words - 2):
+        return "repetitive"
+    if len(w) >= cfg.early_min_words and sum(x in STOP_WORDS for x in w) / len(w) < cfg.min_stopword_ratio / 2:
+        return "not_english"
+    return None

@@ -1,20 +1,37 @@
-"""The legend loop: specs -> backend -> filters -> append each kept legend to the output file.
+"""The legend loop: specs -> a legend -> filters -> its counter-legend -> filters -> append the record.
+
+Each spec yields two prompts (legends.prompts): the legend, and, once the legend has passed the filters, the
+counter-legend, asked for the legend's length in words, with a token limit of max_length_ratio x the legend's
+tokens; a counter that fails is written again (another seed), up to counter_attempts times, since the legend
+(the costlier side to get right) is already there. A record is kept only when both pass. Counters go before new legends, so a spec's two texts are
+written close together; the backend is kept full (continuous batching), texts that cannot pass are stopped
+early (filters.early), and rejections are counted per side and reason ("legend:rule_not_named",
+"counter:length_ratio", ...).
+
+Record: {"id", "index", "spec" (with regulation_id, obligation_key, domain: what legends.pairs matches on),
+"text", "counter", "prompts" ({"legend", "counter": the user requests, "few_shot": the example ids}),
+"sampling", "scores" ({"legend": {filter: score, "tokens"}, "counter": {..., "length_ratio"}})}.
+legends.pairs.read_legend_records reads it.
 
 Nothing is lost and nothing is doubled:
-  - each kept legend is appended as one JSON line and flushed at once;
+  - each kept record is appended as one JSON line and flushed at once;
   - running again with the same --out reads the kept legends (a torn last line from a crash is cut off),
     skips every spec index already used, and continues until exactly n are kept; ids are "s{seed}-{index}",
     so a resumed run never writes an id twice;
-  - Ctrl-C stops between batches' legends; the stats file is written on the way out.
-The stats file (OUT with suffix .stats.json) holds counts summed over every run: attempted, kept, rejections
-per reason, the next spec index, and the last run's speed.
+  - Ctrl-C stops at once (texts in progress are dropped, their spec indices skipped); the stats file is
+    written on the way out.
+The stats file (OUT with suffix .stats.json) holds counts summed over every run: attempted (legends written),
+kept, rejections per side and reason ("record:no_counter_passed" when every counter of a passing legend
+failed), abandoned (passing legends whose counters were unfinished when a run stopped), so that
+attempted = kept + legend rejections + record:no_counter_passed + abandoned; the next spec index, and the last
+run's speed.
 """
 from __future__ import annotations
 
 import json
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,8 +39,10 @@ from tqdm.auto import tqdm
 
 from dpo.files import write_text
 from legends import filters
-from legends.backends import Sampling
-from legends.prompts import prompt, spec
+from legends.backends import Job, Result, Sampling
+from legends.prompts import LegendSpec, few_shot, messages, read_examples, spec, word_target
+
+SAVE_EVERY = 30.0  # seconds between writes of the stats file during a run
 
 
 @dataclass
@@ -36,12 +55,23 @@ class GenerateConfig:
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float = 0.8
     top_p: float = 0.95
-    max_new_tokens: int = 256
+    max_new_tokens: int = 320  # a legend's token limit (a counter's: max_length_ratio x its legend's tokens)
+    words: int = 150  # the length asked of a legend (a counter is asked for its legend's)
     seed: int = 0
-    batch_size: int = 48  # prompts per backend call (local: the sampling batch; 48 measured >= 500 tokens/s)
-    concurrency: int = 8  # openai: parallel requests
+    batch_size: int = 48  # local: rows decoded at once (continuous batching)
+    concurrency: int = 8  # openai: requests in flight
+    counter_attempts: int = 3  # counters written for a legend that passed, until one passes (at most 15)
+    few_shot: int = -1  # authored examples before each request; -1: 2 for local, 0 for openai
+    few_shot_source: str = "data/legends/authored.jsonl"
     cache_dir: str = ""
-    patience: int = 50  # give up after this many backend calls in a row without a kept legend
+    patience: int = 500  # give up after this many legends in a row without a kept record
+
+    def __post_init__(self):
+        if not 1 <= self.counter_attempts <= 15:
+            raise ValueError(f"counter_attempts must be in [1, 15], got {self.counter_attempts}")
+
+    def shots(self) -> int:
+        return self.few_shot if self.few_shot >= 0 else 2 if self.backend == "local" else 0
 
 
 def stats_path(out: str | os.PathLike) -> Path:
@@ -80,70 +110,116 @@ def make_backend(cfg: GenerateConfig):
 
 
 def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.FilterConfig = filters.FilterConfig()) -> dict:
-    """Generate until cfg.n legends are kept in cfg.out; returns the stats (also written beside cfg.out)."""
+    """Generate until cfg.n records are kept in cfg.out; returns the stats (also written beside cfg.out)."""
     if regulations is None:
         from exposure.corpus import load_regulations
         regulations = load_regulations()
+    examples = read_examples(cfg.few_shot_source) if cfg.shots() else []
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     kept_rows = read_legends(out)
-    seen = {row["id"] for row in kept_rows}
-    dedup = filters.NearDuplicates()
+    dedup = {"legend": filters.NearDuplicates(), "counter": filters.NearDuplicates()}
     for row in kept_rows:
-        dedup.add(row["text"])
+        dedup["legend"].add(row["text"])
+        dedup["counter"].add(row["counter"])
     old = json.loads(stats_path(out).read_text()) if stats_path(out).exists() else {}
     rejected = Counter(old.get("rejected", {}))
-    attempted = old.get("attempted", 0)
-    examples = dict(old.get("rejected_examples", {}))  # reason -> the first rejected text (cut), to tune filters
+    attempted, abandoned = old.get("attempted", 0), old.get("abandoned", 0)
+    rejected_examples = dict(old.get("rejected_examples", {}))  # reason -> the first rejected text (cut), to tune filters
     index = max([old.get("next_index", 0)] + [row["index"] + 1 for row in kept_rows])
     sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
-    record = {"backend": cfg.backend, "model": cfg.model, **asdict(sampling), "seed": cfg.seed}
+    record = {"backend": cfg.backend, "model": cfg.model, **asdict(sampling), "words": cfg.words,
+              "few_shot": cfg.shots(), "seed": cfg.seed}
     backend = backend or (make_backend(cfg) if len(kept_rows) < cfg.n else None)
     kept, start, run_attempts, interrupted, barren = len(kept_rows), time.time(), 0, False, 0
+    saved = start
+    counters: deque[Job] = deque()  # counter-legends of legends that passed, asked before new legends
+    pending: dict[str, tuple[Result, dict]] = {}  # spec id -> its legend's result and scores, while counters are written
 
     def stats() -> dict:
         minutes = (time.time() - start) / 60
         return {"n": cfg.n, "kept": kept, "attempted": attempted, "kept_ratio": round(kept / max(attempted, 1), 4),
-                "rejected": dict(rejected.most_common()), "rejected_examples": examples, "next_index": index,
+                "abandoned": abandoned + len(pending),
+                "rejected": dict(rejected.most_common()), "rejected_examples": rejected_examples, "next_index": index,
                 "interrupted": interrupted, "gave_up": barren >= cfg.patience,
                 "last_run": {"attempted": run_attempts, "kept": kept - len(kept_rows), "minutes": round(minutes, 2),
                              "legends_per_minute": round((kept - len(kept_rows)) / max(minutes, 1e-9), 2), **record},
                 "filters": asdict(fcfg)}
 
+    def job(s: LegendSpec, attempt: int, words: int, limit: int, shots: list[dict]) -> Job:
+        """Attempt 0 is the legend, 1.. its counters; each has its own seed."""
+        chat = messages(s, "counter" if attempt else "legend", words, shots)
+        return Job(key=(s, attempt, shots), messages=chat, seed=(cfg.seed * 1_000_003 + s.index) * 16 + attempt,
+                   max_new_tokens=limit, shared=len(chat) - 1, stop=lambda text: filters.early(text, fcfg) is not None)
+
+    def counter_job(s: LegendSpec, attempt: int, legend: Result, shots: list[dict]) -> Job:
+        """A counter asked for its legend's words, cut when it reaches max_length_ratio x its legend's tokens."""
+        return job(s, attempt, word_target(legend.text), int(legend.tokens * fcfg.max_length_ratio) + 1, shots)
+
+    def source() -> Job | None:
+        nonlocal index
+        if counters:
+            return counters.popleft()
+        if kept >= cfg.n or barren >= cfg.patience:
+            return None
+        s = spec(index, regulations, cfg.seed)
+        index += 1
+        return job(s, 0, cfg.words, cfg.max_new_tokens, few_shot(s, examples, cfg.shots()))
+
+    def reject(kind: str, reason: str, text: str) -> None:
+        rejected[f"{kind}:{reason}"] += 1
+        rejected_examples.setdefault(f"{kind}:{reason}", text[:400])
+
     bar = tqdm(total=cfg.n, initial=min(kept, cfg.n), desc="legends", unit="legend")
     try:
         with open(out, "a", encoding="utf-8") as f:
-            while kept < cfg.n and barren < cfg.patience:
-                before = kept
-                specs = [spec(i, regulations, cfg.seed) for i in range(index, index + cfg.batch_size)]
-                specs = [s for s in specs if s.id not in seen]
-                texts = backend.complete([prompt(s) for s in specs], sampling, seed=cfg.seed * 1_000_003 + index) if specs else []
-                index += cfg.batch_size
-                for s, text in zip(specs, texts):
-                    if kept >= cfg.n:
-                        break
+            for result in (backend.stream(source, sampling) if kept < cfg.n else ()):
+                if time.time() - saved > SAVE_EVERY:  # a hard kill loses at most this much of the counts
+                    write_text(stats_path(out), json.dumps(stats(), indent=2) + "\n")
+                    saved = time.time()
+                s, attempt, shots = result.job.key
+                text = result.text.strip()
+                prompts = [m["content"] for m in result.job.messages]
+                if attempt == 0:  # a legend
                     attempted, run_attempts = attempted + 1, run_attempts + 1
-                    text = text.strip()
-                    reason, scores = filters.check(text, prompt=prompt(s), regulation=s.regulation,
-                                                   number=s.number, obligation=s.obligation,
-                                                   kept=dedup, cfg=fcfg)
+                    reason, scores = verdict(result, text, prompts, s, dedup["legend"], fcfg, legend_tokens=None)
                     if reason != "ok":
-                        rejected[reason] += 1
-                        examples.setdefault(reason, text[:400])
+                        reject("legend", reason, text)
+                        barren += 1
                         continue
-                    row = {"id": s.id, "index": s.index, "text": text, "spec": s.to_json(), "prompt": prompt(s),
-                           "sampling": record, "scores": scores}
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    f.flush()
-                    seen.add(s.id)
-                    dedup.add(text)
-                    kept += 1
-                    bar.update(1)
-                barren = 0 if kept > before else barren + 1
+                    pending[s.id] = (result, scores)
+                    counters.append(counter_job(s, 1, result, shots))
+                    continue
+                legend, legend_scores = pending[s.id]
+                reason, scores = verdict(result, text, prompts, s, dedup["counter"], fcfg, legend_tokens=legend.tokens)
+                if reason != "ok":
+                    reject("counter", reason, text)
+                    if attempt < cfg.counter_attempts:
+                        counters.append(counter_job(s, attempt + 1, legend, shots))
+                    else:
+                        del pending[s.id]
+                        rejected["record:no_counter_passed"] += 1
+                        barren += 1
+                    continue
+                del pending[s.id]
+                legend_text = legend.text.strip()
+                row = {"id": s.id, "index": s.index, "spec": s.to_json(), "text": legend_text, "counter": text,
+                       "prompts": {"legend": legend.job.messages[-1]["content"],
+                                   "counter": result.job.messages[-1]["content"], "few_shot": [e["id"] for e in shots]},
+                       "sampling": record,
+                       "scores": {"legend": {**legend_scores, "tokens": legend.tokens},
+                                  "counter": {**scores, "tokens": result.tokens}}}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                f.flush()
+                dedup["legend"].add(legend_text)
+                dedup["counter"].add(text)
+                kept, barren = kept + 1, 0
+                bar.update(1)
                 new = kept - len(kept_rows)
                 bar.set_postfix(kept_ratio=f"{new / max(run_attempts, 1):.2f}",
                                 per_min=f"{new / max((time.time() - start) / 60, 1e-9):.1f}")
-                write_text(stats_path(out), json.dumps(stats(), indent=2) + "\n")  # a hard kill loses at most one batch of counts
+                if kept >= cfg.n:
+                    break
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -151,3 +227,16 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
     final = stats()
     write_text(stats_path(out), json.dumps(final, indent=2) + "\n")
     return final
+
+
+def verdict(result: Result, text: str, prompts: list[str], s: LegendSpec, kept: filters.NearDuplicates,
+            fcfg: filters.FilterConfig, legend_tokens: int | None) -> tuple[str, dict]:
+    """The filters' verdict on a legend (legend_tokens None) or a counter, given how its writing ended."""
+    if result.finish == "stopped":
+        return filters.early(text, fcfg) or "stopped", {}
+    if result.finish == "length":  # a legend's limit is max_new_tokens; a counter's, the length ratio's
+        return ("unfinished" if legend_tokens is None else "length_ratio"), {}
+    rule = dict(regulation=s.regulation, number=s.number, obligation=s.obligation, kept=kept, cfg=fcfg)
+    if legend_tokens is None:
+        return filters.check(text, prompts=prompts, **rule)
+    return filters.check_counter(text, tokens=result.tokens, legend_tokens=legend_tokens, prompts=prompts, **rule)
