@@ -281,6 +281,75 @@ def collate(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
     return batch
 
 
+@dataclass
+class PackedPairs:
+    """B tokenized pairs in one row, without padding, each pair's shared prefix stored (and computed) once.
+
+    Pair i takes shared[i] + chosen[i] + rejected[i] consecutive positions: the longest common prefix of its
+    chosen and rejected input ids (the prompt at least), then the rest of chosen, then the rest of rejected.
+    Position ids restart at 0 for each pair and the rejected tail continues from the shared prefix, as in
+    the rejected sequence alone; dpo.attention keeps the rejected tail from attending to the chosen tail, so
+    every position sees what it sees in its own sequence.
+      input_ids, position_ids: (1, T), T = sum of all parts
+      index: (N,) row positions whose next-token distribution is scored; target: (N,) the token each predicts
+      sequence: (N,) which sequence each scores: i for pair i's chosen, B + i for its rejected
+      confidence: (B,) float32 when any pair has one (1.0 for pairs without), as in collate; else None
+    """
+    input_ids: torch.Tensor
+    position_ids: torch.Tensor
+    index: torch.Tensor
+    target: torch.Tensor
+    sequence: torch.Tensor
+    shared: tuple[int, ...]
+    chosen: tuple[int, ...]
+    rejected: tuple[int, ...]
+    confidence: torch.Tensor | None = None
+
+    @property
+    def pairs(self) -> int:
+        return len(self.shared)
+
+    def to(self, device: torch.device | str) -> "PackedPairs":
+        moved = {k: getattr(self, k).to(device) for k in ("input_ids", "position_ids", "index", "target", "sequence")}
+        return PackedPairs(**moved, shared=self.shared, chosen=self.chosen, rejected=self.rejected,
+                           confidence=None if self.confidence is None else self.confidence.to(device))
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two id lists."""
+    n = min(len(a), len(b))
+    return next((i for i in range(n) if a[i] != b[i]), n)
+
+
+def pack_pairs(examples: Sequence[dict]) -> PackedPairs:
+    """The PackedPairs layout of tokenized pairs (dpo.data.tokenize_pairs(...).examples). Position t of a
+    sequence is scored when labels[t + 1] != IGNORE_INDEX (it predicts that label), as in a padded batch."""
+    n = len(examples)
+    ids: list[int] = []
+    positions: list[int] = []
+    index, target, sequence = [], [], []
+    shared, chosen, rejected = [], [], []
+    for i, ex in enumerate(examples):
+        c, r = ex["chosen_input_ids"], ex["rejected_input_ids"]
+        s = common_prefix(c, r)
+        start = len(ids)
+        ids += c + r[s:]
+        positions += list(range(len(c))) + list(range(s, len(r)))
+        shared.append(s), chosen.append(len(c) - s), rejected.append(len(r) - s)
+        for seq, labels, tail_offset in ((i, ex["chosen_labels"], 0), (n + i, ex["rejected_labels"], len(c) - s)):
+            nxt = torch.tensor(labels[1:], dtype=torch.long)
+            t = (nxt != IGNORE_INDEX).nonzero().squeeze(1)
+            index.append(start + torch.where(t < s, t, t + tail_offset))
+            target.append(nxt[t])
+            sequence.append(torch.full_like(t, seq))
+    return PackedPairs(input_ids=torch.tensor([ids], dtype=torch.long),
+                       position_ids=torch.tensor([positions], dtype=torch.long),
+                       index=torch.cat(index), target=torch.cat(target), sequence=torch.cat(sequence),
+                       shared=tuple(shared), chosen=tuple(chosen), rejected=tuple(rejected),
+                       confidence=torch.tensor([ex.get("confidence", 1.0) for ex in examples], dtype=torch.float32)
+                       if any("confidence" in ex for ex in examples) else None)
+
+
 def batch_order(lengths: Sequence[int], batch_size: int, *, seed: int, epoch: int,
                 group_by_length: bool = False) -> list[list[int]]:
     """Indices of each batch of one epoch, shuffled from (seed, epoch) so a resumed run sees the same order.

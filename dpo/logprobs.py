@@ -10,16 +10,23 @@ logits; each chunk runs under activation checkpointing when gradients are on, so
 recomputes one chunk's logits at a time instead of keeping all of them. For models whose logits are just
 the output head applied to the last hidden states (Llama, Mistral, Qwen, Phi-3), forward_logps never builds
 the (B, T, V) logits at all: it runs the model body to (B, T, H) and applies the head per chunk.
+
+Pairs: concatenated_forward scores chosen and rejected in one forward. For those models with full causal
+attention under "sdpa" (transformers' default), batch_pairs packs a batch (dpo.data.pack_pairs): one row,
+no padding, each pair's shared prefix (the prompt) computed once for both responses, attention kept within
+each sequence by dpo.attention. Other models get the padded batch (dpo.data.collate) and two full sequences
+a pair. Both give the same log-probs up to floating-point rounding.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from dpo.data import IGNORE_INDEX
+from dpo import attention
+from dpo.data import IGNORE_INDEX, PackedPairs, collate, pack_pairs
 
 CHUNK_BYTES = 1 << 26  # float32 logits per chunk: 64 MiB (341 tokens at vocabulary 49152)
 PLAIN_HEAD_MODELS = frozenset({"llama", "mistral", "qwen2", "qwen3", "phi3"})  # logits = lm_head(hidden)
@@ -78,9 +85,29 @@ def hidden_logps(head: torch.nn.Module, hidden: torch.Tensor, labels: torch.Tens
     return _reduce(token_logps, rows, labels.shape[0])
 
 
-def concatenated_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], *,
+def packs_pairs(model: torch.nn.Module) -> bool:
+    """Whether packed batches (prefix sharing, no padding) work for this model: a plain output head and full
+    causal attention dispatched through transformers' "sdpa"."""
+    config = model.config
+    return (getattr(config, "model_type", None) in PLAIN_HEAD_MODELS and config._attn_implementation == "sdpa"
+            and getattr(config, "sliding_window", None) is None)
+
+
+def batch_pairs(model: torch.nn.Module, examples: Sequence[dict], pad_id: int) -> PackedPairs | dict[str, torch.Tensor]:
+    """The batch concatenated_forward runs fastest on this model, on the model's device: packed when it can
+    be, else padded."""
+    device = next(model.parameters()).device
+    if packs_pairs(model):
+        return pack_pairs(examples).to(device)
+    return {k: v.to(device) for k, v in collate(examples, pad_id).items()}
+
+
+def concatenated_forward(model: torch.nn.Module, batch: PackedPairs | dict[str, torch.Tensor], *,
                          chunk_tokens: int | None = None) -> tuple[SequenceLogps, SequenceLogps]:
-    """(chosen, rejected) log-probs of a dpo.data.collate batch in one forward pass over the 2B sequences."""
+    """(chosen, rejected) log-probs, each (B,), of a batch of B pairs in one forward pass: a dpo.data.PackedPairs
+    (see packed_forward) or a dpo.data.collate batch (the 2B padded sequences side by side)."""
+    if isinstance(batch, PackedPairs):
+        return packed_forward(model, batch, chunk_tokens=chunk_tokens)
     device = next(model.parameters()).device
     joined = {key: torch.cat([batch[f"chosen_{key}"], batch[f"rejected_{key}"]]).to(device)
               for key in ("input_ids", "attention_mask", "labels")}
@@ -88,6 +115,28 @@ def concatenated_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor],
                         chunk_tokens=chunk_tokens)
     n = batch["chosen_input_ids"].shape[0]
     return out.select(slice(0, n)), out.select(slice(n, 2 * n))
+
+
+def packed_forward(model: torch.nn.Module, packed: PackedPairs, *,
+                   chunk_tokens: int | None = None) -> tuple[SequenceLogps, SequenceLogps]:
+    """(chosen, rejected) log-probs of packed pairs: the body runs once over the (1, T) row, with
+    dpo.attention keeping each position to its own sequence, and the head scores packed.index per chunk."""
+    if not packs_pairs(model):
+        raise ValueError(f"packed pairs need a {sorted(PLAIN_HEAD_MODELS)} model with full causal 'sdpa' attention; "
+                         "use dpo.logprobs.batch_pairs to get the batch this model takes")
+    attention.install()
+    device = next(model.parameters()).device
+    packed = packed.to(device)
+    layout = tuple(zip(packed.shared, packed.chosen, packed.rejected))
+    head = model.get_output_embeddings()
+    hidden = model.get_decoder()(input_ids=packed.input_ids, position_ids=packed.position_ids,
+                                 attention_mask=torch.ones_like(packed.input_ids), use_cache=False,
+                                 pair_layout=layout).last_hidden_state[0]  # (T, H)
+    scored = hidden[packed.index]  # (N, H)
+    token_logps = _chunked_token_logps(lambda sl: head(scored[sl]), packed.target,
+                                       chunk_tokens or _default_chunk(head.out_features))
+    out = _reduce(token_logps, packed.sequence, 2 * packed.pairs)
+    return out.select(slice(0, packed.pairs)), out.select(slice(packed.pairs, 2 * packed.pairs))
 
 
 def _response_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -1,7 +1,8 @@
 """Reference log-probs, computed once and cached on disk: the main speed lever of DPO with a frozen reference.
 
 One inference-mode pass of the reference model (the base, before LoRA is injected) over all tokenized pairs,
-sorted by length so batches carry little padding, writes a safetensors file
+in batches of similar length, packed where the model allows (no padding, each prompt computed once for
+both responses: dpo.logprobs.batch_pairs), writes a safetensors file
     <cache_dir>/reference-<key[:24]>.safetensors
 with tensors chosen_sum, chosen_mean, chosen_count, rejected_sum, rejected_mean, rejected_count (each (N,)).
 
@@ -27,9 +28,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from dpo.data import IGNORE_INDEX, collate
+from dpo.data import IGNORE_INDEX
 from dpo.files import atomic_write
-from dpo.logprobs import SequenceLogps, concatenated_forward
+from dpo.logprobs import SequenceLogps, batch_pairs, concatenated_forward
 from dpo.lora import lora_layers
 from dpo.models import eval_mode, model_identity
 from dpo.precision import autocast, check_precision
@@ -102,19 +103,27 @@ def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id:
 def compute_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id: int, precision: str = "fp32",
                   batch_size: int = 16, device: str | torch.device = "cpu") -> tuple[SequenceLogps, SequenceLogps]:
     """(chosen, rejected) log-probs of every example (N,), in inference mode, returned in the order of
-    `examples` on the CPU. Batches go longest first, so a batch_size too large for memory fails at once."""
+    `examples` on the CPU. Batches of similar length go longest first, so a batch_size too large for memory
+    fails at once; each is packed when the model allows it (dpo.logprobs.batch_pairs: no padding, each
+    prompt computed once). The results stay on the device until the end: no host sync per batch."""
     order = sorted(range(len(examples)), key=lambda i: -max(len(examples[i][f"{s}_input_ids"]) for s in _SIDES))
-    out = {(s, f): torch.empty(len(examples), dtype=torch.float32) for s in _SIDES for f in _FIELDS}
+    parts = []
     with eval_mode(model):
         with torch.inference_mode(), autocast(device, precision):
             for start in tqdm(range(0, len(order), batch_size), desc="reference log-probs", unit="batch",
                               file=sys.stderr):
-                idx = order[start:start + batch_size]
-                batch = collate([examples[i] for i in idx], pad_id)
-                for side, logps in zip(_SIDES, concatenated_forward(model, batch)):
-                    for field in _FIELDS:
-                        out[side, field][idx] = getattr(logps, field).float().cpu()
-    return tuple(SequenceLogps(*(out[side, f] for f in _FIELDS)) for side in _SIDES)
+                batch = batch_pairs(model, [examples[i] for i in order[start:start + batch_size]], pad_id)
+                parts.append(concatenated_forward(model, batch))
+    position = torch.tensor(order)
+    out = []
+    for side in range(len(_SIDES)):
+        fields = []
+        for field in _FIELDS:
+            values = torch.empty(len(examples), dtype=torch.float32)
+            values[position] = torch.cat([getattr(part[side], field) for part in parts]).float().cpu()
+            fields.append(values)
+        out.append(SequenceLogps(*fields))
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------- cache file

@@ -28,9 +28,9 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from .config import TrainConfig
-from .data import batch_order, collate
+from .data import PackedPairs, batch_order, collate
 from .files import atomic_folder
-from .logprobs import SequenceLogps, concatenated_forward
+from .logprobs import SequenceLogps, batch_pairs, concatenated_forward
 from .loss import REFERENCE_FREE, preference_loss
 from .models import eval_mode
 from .precision import autocast, grad_scaler
@@ -78,7 +78,7 @@ def pair_loss(model, batch: dict, ref: tuple[SequenceLogps, SequenceLogps] | Non
         policy_chosen_logps_mean=chosen.mean, policy_rejected_logps_mean=rejected.mean,
         ref_chosen_logps_mean=ref_chosen.mean if ref_chosen is not None else None,
         ref_rejected_logps_mean=ref_rejected.mean if ref_rejected is not None else None,
-        confidence=batch.get("confidence"),
+        confidence=batch.confidence if isinstance(batch, PackedPairs) else batch.get("confidence"),
     )
     loss = losses.mean()
     metrics = {
@@ -145,23 +145,37 @@ def train_step(model, batches: list[list[int]], train_examples: Sequence[dict], 
                cfg: TrainConfig, pad_id: int, device: torch.device, optimizer, scaler, params,
                loss_fn: LossFn | None = None) -> dict:
     """One optimizer step over micro-batches; each micro-batch's mean loss is weighted by its share of the
-    step's pairs, so the step's gradient is that of the mean loss over all its pairs. loss_fn: pair_loss."""
+    step's pairs, so the step's gradient is that of the mean loss over all its pairs. loss_fn: pair_loss.
+    Metrics stay on the device until optimizer_step brings them over in one transfer, where a non-finite
+    loss stops the step before the update."""
     loss_fn = loss_fn or pair_loss
     optimizer.zero_grad(set_to_none=True)
     n_pairs = sum(len(idx) for idx in batches)
-    sums: dict[str, float] = {}
+    sums: dict[str, torch.Tensor] = {}
+    step_loss = torch.zeros((), device=device)  # the loss backpropagated, which the check must see
     tokens = 0
     for idx in batches:
-        batch = {k: v.to(device) for k, v in collate([train_examples[i] for i in idx], pad_id).items()}
+        examples = [train_examples[i] for i in idx]
+        batch = make_batch(model, examples, pad_id, device, loss_fn)
         with autocast(device, cfg.precision):
             loss, m = loss_fn(model, batch, ref_train.select(idx) if ref_train else None, cfg)
-        check_finite(loss)
         weight = len(idx) / n_pairs
         scaler.scale(loss * weight).backward()
+        step_loss = step_loss + loss.detach().float() * weight
         for k, v in m.items():
-            sums[k] = sums.get(k, 0.0) + float(v) * weight
-        tokens += int(batch["chosen_attention_mask"].sum() + batch["rejected_attention_mask"].sum())
-    return {**sums, **optimizer_step(optimizer, scaler, params, cfg.max_grad_norm), "tokens": tokens}
+            sums[k] = sums.get(k, 0.0) + v.float() * weight
+        tokens += sum(len(ex["chosen_input_ids"]) + len(ex["rejected_input_ids"]) for ex in examples)
+    return {**optimizer_step(optimizer, scaler, params, cfg.max_grad_norm, {**sums, "loss": step_loss}),
+            "tokens": tokens}
+
+
+def make_batch(model, examples: Sequence[dict], pad_id: int, device: torch.device,
+               loss_fn: LossFn) -> PackedPairs | dict[str, torch.Tensor]:
+    """pair_loss takes the batch dpo.logprobs.batch_pairs picks for the model (packed where it can be);
+    any other loss_fn a dpo.data.collate batch. On `device`."""
+    if loss_fn is pair_loss:
+        return batch_pairs(model, examples, pad_id)
+    return {k: v.to(device) for k, v in collate(examples, pad_id).items()}
 
 
 def check_finite(loss: torch.Tensor) -> None:
@@ -169,18 +183,25 @@ def check_finite(loss: torch.Tensor) -> None:
         raise TrainingDiverged(f"loss is {loss.item()}")
 
 
-def optimizer_step(optimizer, scaler, params, max_grad_norm: float) -> dict:
+def optimizer_step(optimizer, scaler, params, max_grad_norm: float, metrics: dict[str, torch.Tensor] | None = None) -> dict:
     """Unscale the gradients, clip their norm, step (with fp16 the scaler skips a step with inf/NaN gradients)
-    and update the scale. Returns {grad_norm, grad_scale (the scale the step ran with), skipped (1.0 or 0.0)}."""
+    and update the scale. Returns {grad_norm, grad_scale (the scale the step ran with), skipped (1.0 or 0.0)}
+    and `metrics` (0-dim tensors) as floats: they and the norm reach the host in one transfer, before the
+    update, and a non-finite metrics["loss"] raises TrainingDiverged there."""
     scaler.unscale_(optimizer)
-    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_grad_norm))
+    metrics = metrics or {}
+    *values, grad_norm = torch.stack([*(v.float() for v in metrics.values()),
+                                      torch.nn.utils.clip_grad_norm_(params, max_grad_norm).float()]).tolist()
+    out = dict(zip(metrics, values))
+    if not math.isfinite(out.get("loss", 0.0)):
+        raise TrainingDiverged(f"loss is {out['loss']}")
     if not math.isfinite(grad_norm) and not scaler.is_enabled():  # with fp16 the scaler skips such a step
         raise TrainingDiverged(f"gradient norm is {grad_norm}")
     scale = scaler.get_scale() if scaler.is_enabled() else 1.0
     scaler.step(optimizer)
     scaler.update()
     skipped = scaler.is_enabled() and scaler.get_scale() < scale
-    return {"grad_norm": grad_norm, "grad_scale": scale, "skipped": float(skipped)}
+    return {**out, "grad_norm": grad_norm, "grad_scale": scale, "skipped": float(skipped)}
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device, steps: int):
@@ -297,9 +318,9 @@ def evaluate_pairs(model, examples: Sequence[dict], ref: ReferenceLogps | None, 
     with eval_mode(model):
         for start in range(0, len(examples), cfg.batch_size):
             idx = list(range(start, min(start + cfg.batch_size, len(examples))))
-            batch = {k: v.to(device) for k, v in collate([examples[i] for i in idx], pad_id).items()}
             with autocast(device, cfg.precision):
-                _, m = loss_fn(model, batch, ref.select(idx) if ref else None, cfg)
+                _, m = loss_fn(model, make_batch(model, [examples[i] for i in idx], pad_id, device, loss_fn),
+                               ref.select(idx) if ref else None, cfg)
             for k, v in m.items():
                 totals[k] = totals.get(k, 0.0) + float(v) * len(idx)
     return {f"eval/{k}": v / len(examples) for k, v in totals.items()}
