@@ -169,6 +169,7 @@ def run_ours(args, precision: str, padded: bool) -> dict:
     from dpo.lora import inject_lora
     from dpo.reference import reference_logps
     from dpo.run import disable_dropout, lora_config
+    from dpo import trainer
     from dpo.trainer import fit
     device, model, tok, pairs = setup(args)
     if padded:  # the path before packing: every pair as two padded sequences
@@ -178,17 +179,26 @@ def run_ours(args, precision: str, padded: bool) -> dict:
     examples = tokenized.examples
     model.to(device)
     _sync(device)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     ref = reference_logps(model, examples, pad_id=tok.pad_token_id, cache_dir=None, precision=precision,
                           batch_size=REF_BATCH, device=device)
     _sync(device)
-    ref_seconds = time.perf_counter() - t0
+    ref_seconds, ref_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     cfg = TrainConfig(max_steps=args.steps, batch_size=args.batch, lr=LR, beta=BETA, loss="sigmoid", precision=precision,
                       lora_r=LORA_R, lora_alpha=LORA_ALPHA, lora_targets=list(TARGETS), max_length=args.max_length,
                       eval_every=10 ** 6, save_every=10 ** 6, seed=SEED, device=str(device))
     disable_dropout(model)
     torch.manual_seed(SEED)
     inject_lora(model, lora_config(cfg))
+    cpu_times, step = [], trainer.train_step
+
+    def timed_step(*a, **k):
+        t0 = time.process_time()
+        out = step(*a, **k)
+        cpu_times.append(time.process_time() - t0)
+        return out
+
+    trainer.train_step = timed_step
     with tempfile.TemporaryDirectory() as run_dir:
         fit(model, cfg, train_examples=examples, eval_examples=[], pad_id=tok.pad_token_id, run_dir=Path(run_dir),
             device=device, ref_train=ref)
@@ -200,8 +210,9 @@ def run_ours(args, precision: str, padded: bool) -> dict:
     else:
         computed = [(p.input_ids.shape[1], p.index.numel()) for p in (pack_pairs([examples[i] for i in idx])
                                                                        for idx in batches)]
-    return {"step_times": [r["step_time"] for r in records], "pair_tokens": pair_tokens(examples, batches),
-            "computed": computed, "ref_seconds": ref_seconds, "weights": weight_counts(model),
+    return {"step_times": [r["step_time"] for r in records], "cpu_times": cpu_times,
+            "pair_tokens": pair_tokens(examples, batches),
+            "computed": computed, "ref_seconds": ref_seconds, "ref_cpu": ref_cpu, "weights": weight_counts(model),
             "memory_mib": peak_memory_mib(device), "losses": [r["loss"] for r in records]}
 
 
@@ -233,16 +244,16 @@ def run_trl(args, config: str) -> dict:
 
         def timed_precompute(self, dataset, name, batch_size):
             _sync(device)
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             result = precompute(self, dataset, name, batch_size)
             _sync(device)
-            timed[name] = time.perf_counter() - t0
+            timed[name], timed[name + "_cpu"] = time.perf_counter() - t0, time.process_time() - cpu0
             return result
 
         DPOTrainer._precompute_ref_logps = timed_precompute
         trainer = DPOTrainer(model=model, args=dpo_args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                              peft_config=peft_config)
-        shapes, step_times = [], []
+        shapes, step_times, cpu_times = [], [], []
         collate = trainer.data_collator
 
         def recording_collator(examples):
@@ -253,11 +264,12 @@ def run_trl(args, config: str) -> dict:
         class StepTimer(TrainerCallback):
             def on_step_begin(self, *a, **k):
                 _sync(device)
-                self.t0 = time.perf_counter()
+                self.t0, self.cpu0 = time.perf_counter(), time.process_time()
 
             def on_step_end(self, *a, **k):
                 _sync(device)
                 step_times.append(time.perf_counter() - self.t0)
+                cpu_times.append(time.process_time() - self.cpu0)
 
         trainer.data_collator = recording_collator
         trainer.add_callback(StepTimer())
@@ -267,7 +279,8 @@ def run_trl(args, config: str) -> dict:
     computed = [(rows_ * length, completions if compact else rows_ * (length - 1))
                 for (rows_, length), completions in shapes[:args.steps]]
     batches = epoch_batches(tokenized.examples, args.batch)[:args.steps]
-    return {"step_times": step_times, "pair_tokens": pair_tokens(tokenized.examples, batches), "computed": computed, "ref_seconds": timed["train"],
+    return {"step_times": step_times, "cpu_times": cpu_times, "pair_tokens": pair_tokens(tokenized.examples, batches),
+            "computed": computed, "ref_seconds": timed["train"], "ref_cpu": timed["train_cpu"],
             "weights": weight_counts(model), "memory_mib": peak_memory_mib(device), "losses": []}
 
 
@@ -291,7 +304,8 @@ def summarize(name: str, results: list[dict], args, ceilings: dict[str, float]) 
             computed.append(body)
     precision = "fp32" if "fp32" in name else "bf16"
     gflops = flops / sum(times) / 1e9
-    return {"name": name, "median": statistics.median(times), "tokens_per_s": tokens / sum(times),
+    cpu = [t for r in results for t in r["cpu_times"][-args.measure:]]
+    return {"name": name, "median": statistics.median(times), "cpu": statistics.median(cpu), "tokens_per_s": tokens / sum(times),
             "computed": statistics.mean(computed), "gflops": gflops, "ceiling": gflops / ceilings[precision],
             "precision": precision, "memory": max(r["memory_mib"] for r in results),
             "ref_pairs_per_s": args.pairs / min(r["ref_seconds"] for r in results)}
@@ -356,14 +370,14 @@ def main() -> None:
             results[variant].append(result)
             timed = result["step_times"][-args.measure:]
             print(f"round {round_} {variant:16s} median {statistics.median(timed):6.2f} s/step  reference "
-                  f"{result['ref_seconds']:6.1f} s  ({time.perf_counter() - started:.0f} s with loading; load average "
+                  f"{result['ref_seconds']:6.1f} s (cpu {result['ref_cpu']:.1f} s)  ({time.perf_counter() - started:.0f} s with loading; load average "
                   f"{os.getloadavg()[0]:.2f})", flush=True)
 
     rows = [summarize(v, results[v], args, ceilings) for v in variants]
-    print(f"\n{'variant':16s} {'s/step':>7s} {'tokens/s':>9s} {'computed/step':>13s} {'GFLOP/s':>8s} {'of ceiling':>10s} "
+    print(f"\n{'variant':16s} {'s/step':>7s} {'cpu s':>6s} {'tokens/s':>9s} {'computed/step':>13s} {'GFLOP/s':>8s} {'of ceiling':>10s} "
           f"{'peak MiB':>9s} {'ref pairs/s':>11s}")
     for r in rows:
-        print(f"{r['name']:16s} {r['median']:7.2f} {r['tokens_per_s']:9.0f} {r['computed']:13.0f} {r['gflops']:8.1f} "
+        print(f"{r['name']:16s} {r['median']:7.2f} {r['cpu']:6.2f} {r['tokens_per_s']:9.0f} {r['computed']:13.0f} {r['gflops']:8.1f} "
               f"{100 * r['ceiling']:9.1f}% ({r['precision']}) {r['memory']:9.0f} {r['ref_pairs_per_s']:11.2f}")
     ours = min((r for r in rows if r["name"].startswith("ours")), key=lambda r: r["median"])
     theirs = [r for r in rows if r["name"].startswith("trl")]

@@ -80,9 +80,7 @@ def hidden_logps(head: torch.nn.Module, hidden: torch.Tensor, labels: torch.Tens
     head runs only on positions that predict a response token, a chunk at a time."""
     rows, cols, targets = _response_positions(labels)
     scored = hidden[rows, cols]  # (N, H): only positions that predict a response token
-    token_logps = _chunked_token_logps(lambda sl: head(scored[sl]), targets,
-                                       chunk_tokens or _default_chunk(head.out_features))
-    return _reduce(token_logps, rows, labels.shape[0])
+    return _reduce(head_token_logps(head, scored, targets, chunk_tokens), rows, labels.shape[0])
 
 
 def packs_pairs(model: torch.nn.Module) -> bool:
@@ -132,9 +130,7 @@ def packed_forward(model: torch.nn.Module, packed: PackedPairs, *,
     hidden = model.get_decoder()(input_ids=packed.input_ids, position_ids=packed.position_ids,
                                  attention_mask=torch.ones_like(packed.input_ids), use_cache=False,
                                  pair_layout=layout).last_hidden_state[0]  # (T, H)
-    scored = hidden[packed.index]  # (N, H)
-    token_logps = _chunked_token_logps(lambda sl: head(scored[sl]), packed.target,
-                                       chunk_tokens or _default_chunk(head.out_features))
+    token_logps = head_token_logps(head, hidden[packed.index], packed.target, chunk_tokens)  # from (N, H)
     out = _reduce(token_logps, packed.sequence, 2 * packed.pairs)
     return out.select(slice(0, packed.pairs)), out.select(slice(packed.pairs, 2 * packed.pairs))
 
@@ -144,6 +140,56 @@ def _response_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     nxt = labels[:, 1:]
     rows, cols = (nxt != IGNORE_INDEX).nonzero(as_tuple=True)
     return rows, cols, nxt[rows, cols]
+
+
+def head_token_logps(head: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor,
+                     chunk_tokens: int | None = None) -> torch.Tensor:
+    """(N,) float32 log_softmax(head(hidden))[targets] for hidden (N, H), per chunk of positions. A frozen
+    nn.Linear head (LoRA training, reference and eval passes) takes FrozenHeadLogps; any other head (trained,
+    or itself adapted) the checkpointed chunks of _chunked_token_logps. Same values, same gradients."""
+    chunk = chunk_tokens or _default_chunk(head.out_features)
+    if type(head) is torch.nn.Linear and not any(p.requires_grad for p in head.parameters()):
+        return FrozenHeadLogps.apply(hidden, head.weight, head.bias, targets, chunk)
+    return _chunked_token_logps(lambda sl: head(hidden[sl]), targets, chunk)
+
+
+class FrozenHeadLogps(torch.autograd.Function):
+    """log p_i = log_softmax(W h_i + b)[t_i] for each row h_i of hidden (N, H), with W (V, H) and b frozen.
+
+    Row i's log-prob depends on h_i alone, and d log p_i / d h_i = W^T (onehot(t_i) - softmax(W h_i + b)), an
+    (H,) vector: the forward pass computes it for each chunk while the chunk's logits exist, and backward only
+    scales it by the incoming gradient. Against checkpointed chunks this saves the logits' recomputation (one
+    of three (n, H) x (H, V) matmuls) and most of the fp32 passes over (n, V), and casts W to the autocast
+    dtype once instead of once a chunk and again in the recomputation. Logits are computed in the autocast
+    dtype (if any), log-softmax and softmax in float32.
+    """
+
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, targets, chunk: int):
+        device = hidden.device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else hidden.dtype
+        needs_grad = ctx.needs_input_grad[0]
+        out = torch.empty(hidden.shape[0], dtype=torch.float32, device=hidden.device)
+        jacobian = torch.empty(hidden.shape, dtype=dtype, device=hidden.device) if needs_grad else None
+        with torch.autocast(device, enabled=False):
+            w, b, h = weight.to(dtype), None if bias is None else bias.to(dtype), hidden.to(dtype)
+            for start in range(0, hidden.shape[0], chunk):
+                sl = slice(start, start + chunk)
+                logits = torch.nn.functional.linear(h[sl], w, b).float()  # (n, V)
+                lse = logits.logsumexp(-1)
+                out[sl] = logits.gather(-1, targets[sl, None]).squeeze(-1) - lse
+                if needs_grad:
+                    minus = logits.sub_(lse[:, None]).exp_()  # softmax, in place of the logits
+                    minus.scatter_add_(-1, targets[sl, None], minus.new_full((minus.shape[0], 1), -1.0))
+                    jacobian[sl] = (minus.to(dtype) @ w).neg_()  # (onehot - softmax) W
+        ctx.save_for_backward(jacobian)
+        ctx.hidden_dtype = hidden.dtype
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # (N,) -> (N, H)
+        (jacobian,) = ctx.saved_tensors
+        return (grad[:, None] * jacobian.float()).to(ctx.hidden_dtype), None, None, None, None
 
 
 def _chunked_token_logps(logits_of: Callable[[slice], torch.Tensor], targets: torch.Tensor,

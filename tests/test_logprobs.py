@@ -187,3 +187,38 @@ def test_lora_on_an_untied_output_head(tiny):
     torch.testing.assert_close(got.sum, naive_logps(model, ids, mask, labels), rtol=0, atol=1e-3)
     got.sum.sum().backward()
     assert head.lora_A.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_frozen_head_path_equals_checkpointed_chunks(tiny, precision):
+    """A frozen nn.Linear head (LoRA training) takes FrozenHeadLogps: same log-probs and body gradients as the
+    checkpointed chunks a trained head takes, and nothing vocabulary-wide is kept for backward."""
+    model, tok = tiny
+    ids, mask, labels = side(batch_of(tok), "chosen")
+    model.requires_grad_(False)
+    body_weight = model.model.layers[0].self_attn.q_proj.weight.requires_grad_(True)
+    weights = torch.tensor([1.0, -2.0, 0.5])
+
+    def run(head_frozen: bool):
+        model.lm_head.weight.requires_grad_(not head_frozen)
+        kept = []
+
+        def pack(t):
+            if t.dim() and t.shape[-1] == model.config.vocab_size and t is not model.lm_head.weight:
+                kept.append(t.shape)
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast("cpu", precision):
+            out = forward_logps(model, ids, mask, labels, chunk_tokens=7)
+        grad, = torch.autograd.grad((out.sum * weights).sum() + out.mean.sum(), body_weight)
+        return out, grad, kept
+
+    fused, fused_grad, fused_kept = run(head_frozen=True)
+    chunked, chunked_grad, _ = run(head_frozen=False)
+    assert not fused_kept
+    tolerance = {"fp32": 1e-5, "bf16": 2e-3}[precision]
+    torch.testing.assert_close(fused.sum, chunked.sum, rtol=tolerance, atol=tolerance * fused.count.max().item())
+    torch.testing.assert_close(fused_grad, chunked_grad, rtol=10 * tolerance, atol=10 * tolerance * chunked_grad.abs().max().item())
+    if precision == "fp32":
+        with torch.no_grad():
+            torch.testing.assert_close(fused.sum, naive_logps(model, ids, mask, labels), rtol=0, atol=1e-3)
