@@ -12,9 +12,10 @@ wraps its "sdpa" function: a call carrying `pair_layout=((s, c, r), ...)` (dpo.l
 model's forward as a keyword, which reaches every attention layer and survives activation checkpointing's
 recomputation) runs pair_attention; every other call runs transformers' own function unchanged.
 
-On the CPU each pair is two matmuls around an fp32 softmax, with the key-value heads of grouped-query
-attention shared instead of repeated: at these lengths this is ~1.8x faster (forward + backward) than the
-CPU's fused SDPA kernel, at the cost of keeping each pair's (heads, L, L) probabilities for backward. On
+On the CPU each pair is two matmuls around a softmax (float32 inside the kernel, stored in the matmul dtype),
+with the key-value heads of grouped-query attention shared instead of repeated: at these lengths this is
+~1.8x faster (forward + backward) than the CPU's fused SDPA kernel, at the cost of keeping each pair's
+(heads, L, L) probabilities for backward (2 bytes an entry in bf16). On
 other devices each pair goes through torch's SDPA (flash or memory-efficient kernels): its shared prefix and
 chosen tail as one causal call, its rejected tail as a second call over [shared prefix | rejected tail].
 """
@@ -64,7 +65,7 @@ def _pair_math(q, k, v, parts: tuple[int, int, int], scaling: float, dropout: fl
     scores = q.reshape(1, kv_heads, group * length, dim) @ k.transpose(-1, -2) * scaling  # (1, KV, g*L, L)
     scores = scores.view(1, kv_heads, group, length, length)
     scores = scores.masked_fill(~pair_mask(*parts, device=str(q.device)), float("-inf"))
-    probs = scores.softmax(-1, dtype=torch.float32).to(q.dtype)
+    probs = scores.softmax(-1)  # computed in float32 inside the kernel, kept (for backward) in the matmul dtype
     if dropout:
         probs = F.dropout(probs, dropout)
     return (probs.view(1, kv_heads, group * length, length) @ v).view(1, heads, length, dim)
