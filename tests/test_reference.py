@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from dpo import reference
-from dpo.data import PreferencePair, Truncation, collate, tokenize_pairs
+from dpo.data import PreferencePair, Truncation, collate, read_pairs, tokenize_pairs
 from dpo.logprobs import concatenated_forward
 from dpo.lora import LoRAConfig, inject_lora
 from dpo.reference import reference_logps
@@ -107,3 +107,38 @@ def test_no_cache_dir_computes_without_writing(tiny, tmp_path):
     out = reference_logps(model, examples_of(tok), pad_id=tok.pad_token_id, cache_dir=None)
     assert out.path is None and out.chosen.sum.shape == (len(PAIRS),) and model.training
     assert not list(tmp_path.iterdir())
+
+
+def test_reference_model_runs_only_before_training_and_never_again_with_the_cache(tmp_path, monkeypatch):
+    """Reference log-probs come from one inference-mode pass before training: none of the epochs, and no
+    later run over the same pairs, runs the reference model (the base without adapters) again."""
+    from pathlib import Path
+
+    from dpo import run as run_module
+    from dpo.config import TrainConfig
+    from dpo.lora import lora_layers
+    from dpo.models import load_model
+
+    forwards = []
+
+    def instrumented(*args, **kwargs):
+        model, tok = load_model(*args, **kwargs)
+        model.get_decoder().register_forward_pre_hook(
+            lambda module, *_: forwards.append("reference" if not lora_layers(model) else "policy"))
+        return model, tok
+
+    monkeypatch.setattr(run_module, "load_model", instrumented)
+    pairs = Path(__file__).resolve().parents[1] / "data" / "examples" / "pairs.jsonl"
+    cfg = dict(model="tiny-random", data=[str(pairs)], eval_data=[str(pairs)], max_eval_pairs=4, precision="fp32",
+               batch_size=4, epochs=3, eval_every=100, save_every=100, max_length=256, max_prompt_length=128,
+               lora_r=4, lora_alpha=8, ref_batch_size=8, cache_dir=str(tmp_path / "cache"))
+    run_module.run_training(TrainConfig(**cfg, out=str(tmp_path / "first")))
+    n_train = len(read_pairs(pairs)[0])
+    reference_batches = -(-n_train // 8) + 1  # train pairs, then the 4 eval pairs
+    train_steps = 3 * -(-n_train // 4)
+    assert forwards[:reference_batches] == ["reference"] * reference_batches
+    assert forwards[reference_batches:].count("reference") == 0
+    assert forwards.count("policy") == train_steps + 1  # each step, and the final eval
+    forwards.clear()
+    run_module.run_training(TrainConfig(**cfg, out=str(tmp_path / "second")))
+    assert forwards == ["policy"] * (train_steps + 1)
