@@ -134,3 +134,39 @@ def test_attention_refuses_a_row_that_does_not_match_its_layout():
     kv = torch.zeros(1, 2, 10, 8)
     with pytest.raises(ValueError, match="does not match a packed row of 9 positions"):
         attention.pair_attention(q, kv, kv, [(3, 3, 3)], scaling=1.0)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_dpo_loss_and_gradients_match_the_padded_path(tiny, examples, precision):
+    from dpo.config import TrainConfig
+    from dpo.trainer import pair_loss
+    model = lora_model(tiny[0])
+    params = [p for p in model.parameters() if p.requires_grad]
+    with torch.no_grad():  # a reference a little off the policy, so the loss is not saturated
+        ref = tuple(logprobs.SequenceLogps(s.sum + shift, s.mean, s.count) for s, shift in
+                    zip(concatenated_forward(model, collate(examples, 0)), (torch.tensor([3.0, -2, 1, 0]), 1.5)))
+    cfg = TrainConfig(beta=0.1, loss="sigmoid", precision=precision)
+
+    def loss_and_grads(batch):
+        with autocast("cpu", precision):
+            loss, _ = pair_loss(model, batch, ref, cfg)
+        return loss, torch.autograd.grad(loss, params)
+
+    (packed, packed_grads), (padded, padded_grads) = loss_and_grads(pack_pairs(examples)), loss_and_grads(collate(examples, 0))
+    loss_tolerance, grad_tolerance = {"fp32": (1e-6, 1e-4), "bf16": (1e-3, 5e-2)}[precision]
+    assert 0.3 < padded.item() < 2.0
+    torch.testing.assert_close(packed, padded, rtol=loss_tolerance, atol=loss_tolerance)
+    for g, w in zip(packed_grads, padded_grads):
+        torch.testing.assert_close(g, w, rtol=grad_tolerance, atol=grad_tolerance * w.abs().max().item())
+
+
+@pytest.mark.real_model
+def test_real_model_packed_equals_padded(smollm2):
+    model, tok = smollm2
+    examples = tokenize_pairs(tok, PAIRS, Truncation(256, 128)).examples
+    with torch.no_grad():
+        packed = concatenated_forward(model, pack_pairs(examples))
+        padded = concatenated_forward(model, collate(examples, tok.pad_token_id))
+    for p, q in zip(packed, padded):
+        assert torch.equal(p.count, q.count)
+        torch.testing.assert_close(p.mean, q.mean, rtol=0, atol=1e-4)
