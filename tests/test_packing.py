@@ -140,6 +140,8 @@ def test_attention_refuses_a_row_that_does_not_match_its_layout():
 def test_dpo_loss_and_gradients_match_the_padded_path(tiny, examples, precision):
     from dpo.config import TrainConfig
     from dpo.trainer import pair_loss
+    examples[1] = {**examples[1], "confidence": 0.8}  # a soft label travels with the packed batch too
+    assert torch.equal(pack_pairs(examples).confidence, collate(examples, 0)["confidence"])
     model = lora_model(tiny[0])
     params = [p for p in model.parameters() if p.requires_grad]
     with torch.no_grad():  # a reference a little off the policy, so the loss is not saturated
