@@ -335,7 +335,9 @@ def pack_pairs(examples: Sequence[dict]) -> PackedPairs:
         start = len(ids)
         ids += c + r[s:]
         positions += list(range(len(c))) + list(range(s, len(r)))
-        shared.append(s), chosen.append(len(c) - s), rejected.append(len(r) - s)
+        shared.append(s)
+        chosen.append(len(c) - s)
+        rejected.append(len(r) - s)
         for seq, labels, tail_offset in ((i, ex["chosen_labels"], 0), (n + i, ex["rejected_labels"], len(c) - s)):
             nxt = torch.tensor(labels[1:], dtype=torch.long)
             t = (nxt != IGNORE_INDEX).nonzero().squeeze(1)
