@@ -14,7 +14,7 @@ decode step is one forward of a (B, 1) batch; a boolean mask `real` (B, W) says 
 which row's sequence. When a row finishes (end of turn, its token limit, or its `stop` callback), its slot
 is refilled at the next step: the new prompt is prefilled on its own (a small batch of the newly admitted
 prompts, left-padded), its keys and values are copied into the row's columns ending at `length`, and the
-row's other columns are masked out. Positions are per row (rotary is applied before caching), so where a
+row's other columns are masked out (a row that is not refilled only masks its columns). Positions are per row (rotary is applied before caching), so where a
 row's columns sit does not matter, only the mask. When `length` reaches the cache width, every row's live
 columns are moved left together (they all end at `length`). Attention reads only columns [lo, length),
 lo being the first column a live row still uses.
@@ -22,10 +22,10 @@ lo being the first column a live row still uses.
 Shared prefixes. A request may declare that its first `prefix` ids are shared with other requests (e.g. the
 few-shot turns of a chat): their keys and values are computed once and kept in a small LRU (PrefixCache);
 a row refers to its prefix instead of holding a copy, and only the rest of its prompt is prefilled. At each
-step the rows that share a prefix attend to it together (one matmul reads the prefix once for all of them,
-attend_shared), and that attention is merged with the attention over each row's own columns by their
-log-sum-exps (merge). The result is the same as attending over the whole prompt, up to float rounding; on
-long few-shot prompts it saves most of the cache reads, which dominate a CPU decode step.
+step the rows that share a prefix attend to it together (one attention call reads the prefix once for all
+of them, attend_shared), and that attention is merged with the attention over each row's own columns by
+their log-sum-exps (merge). The result is the same as attending over the whole prompt, up to float
+rounding; on long few-shot prompts it saves most of the attention work, which then dominates a step.
 
 Why it gives the same tokens as one-prompt-at-a-time decoding: each row attends only to its own columns and
 its positions are its own; padding and other rows are masked out. Greedy decoding is therefore identical
@@ -34,8 +34,8 @@ torch.Generator (one draw per token), so a prompt's sample does not depend on th
 lands in, or the other prompts.
 
 Other speed choices (bench/bench_generate.py measures them):
-  - an attention that handles grouped-query heads by reshaping instead of repeating keys (the CPU SDPA
-    kernel is slow for one query token); only the last position goes through the LM head;
+  - attention by PyTorch's fused CPU kernel, grouped-query heads folded into the query axis so keys and
+    values are never repeated; only the last position goes through the LM head;
   - precision="bf16" runs a bf16 copy of the weights (the CPU has bf16 matmuls; autocast would cast every
     weight at every step). The caller's model is never modified. LoRA-wrapped projections work unchanged,
     since the forward calls the modules;
@@ -43,8 +43,8 @@ Other speed choices (bench/bench_generate.py measures them):
     once fewer than COMPACT of the rows are live.
 
 Sampling: temperature 0 is greedy (argmax). Otherwise softmax(logits / temperature), then the top-p
-nucleus (found among the most likely tokens, without sorting the vocabulary), then one draw per row from
-that row's own generator.
+nucleus (found among the most likely tokens, without sorting the vocabulary unless a row needs it), then
+one draw per row from that row's own generator.
 """
 from __future__ import annotations
 
