@@ -9,15 +9,15 @@ decode_stream(model, source, cfg, slots=..., pad_id=..., stop_id=...) -> iterato
     that depend on earlier results, e.g. a counter-legend once its legend has passed the filters)
 
 Continuous batching. The batch has `slots` rows, each with its own slice of one pre-allocated KV cache
-(B, H_kv, W, D) per layer. All rows write their next token at the same cache column (`length`), so one
-decode step is one forward of a (B, 1) batch; a boolean mask `real` (B, W) says which columns belong to
-which row's sequence. When a row finishes (end of turn, its token limit, or its `stop` callback), its slot
-is refilled at the next step: the new prompt is prefilled on its own (a small batch of the newly admitted
-prompts, left-padded), its keys and values are copied into the row's columns ending at `length`, and the
-row's other columns are masked out (a row that is not refilled only masks its columns). Positions are per row (rotary is applied before caching), so where a
-row's columns sit does not matter, only the mask. When `length` reaches the cache width, every row's live
-columns are moved left together (they all end at `length`). Attention reads only columns [lo, length),
-lo being the first column a live row still uses.
+(B, H_kv, W, D) per layer. All rows write their next token at the same cache column (`length`), so one decode
+step is one forward of a (B, 1) batch; a boolean mask `real` (B, W) says which columns belong to which row's
+sequence. When a row finishes (end of turn, its token limit, or its `stop` callback), its slot is refilled at
+the next step: the new prompt is prefilled on its own (a small batch of the newly admitted prompts,
+left-padded), its keys and values are copied into the row's columns ending at `length`, and the row's other columns
+are masked out (a row that is not refilled only masks its columns). Positions are per row (rotary is applied
+before caching), so where a row's columns sit does not matter, only the mask. When `length` reaches the cache
+width, every row's live columns are moved left together (they all end at `length`). Attention reads only
+columns [lo, length), lo being the first column a live row still uses.
 
 Shared prefixes. A request may declare that its first `prefix` ids are shared with other requests (e.g. the
 few-shot turns of a chat): their keys and values are computed once and kept in a small LRU (PrefixCache);
@@ -90,12 +90,14 @@ class Request:
     """One prompt to decode.
 
     ids: the prompt's token ids (chat template applied). generator: its own random stream (sampling only).
-    max_new_tokens: this request's limit (default: the config's). prefix: the first `prefix` ids are shared
-    with other requests and cached (0: none). stop(new_ids) -> bool: asked every CHECK_EVERY new tokens;
-    True ends the row at once (e.g. a text that can no longer pass a filter). key: the caller's handle."""
+    max_new_tokens: this request's limit (default: the config's); min_new_tokens: the end of turn cannot be
+    drawn before this many new tokens (as transformers' min_new_tokens). prefix: the first `prefix` ids are
+    shared with other requests and cached (0: none). stop(new_ids) -> bool: asked every CHECK_EVERY new
+    tokens; True ends the row at once (e.g. a text that can no longer pass a filter). key: the caller's handle."""
     ids: list[int]
     generator: torch.Generator | None = None
     max_new_tokens: int | None = None
+    min_new_tokens: int = 0
     prefix: int = 0
     stop: Callable[[list[int]], bool] | None = None
     key: Any = None
@@ -370,6 +372,15 @@ def prefill_groups(requests: list[Request], budget: int) -> Iterator[list[Reques
 
 # ----------------------------------------------------------------------------- the engine
 
+def too_early(logits: torch.Tensor, requests: list[Request], made: list[int], stop_id: int) -> torch.Tensor:
+    """(B, V) logits with the end of turn ruled out for the rows that have made fewer than their
+    min_new_tokens (made[i]: row i's new tokens so far). Modifies and returns `logits`."""
+    early = [i for i, (r, n) in enumerate(zip(requests, made)) if n < r.min_new_tokens]
+    if early:
+        logits[early, stop_id] = float("-inf")
+    return logits
+
+
 @dataclass
 class _Row:
     request: Request
@@ -426,6 +437,7 @@ def decode_stream(model, source: Callable[[], Request | None], cfg: SamplingConf
         for group in prefill_groups(admitted, PREFILL_TOKENS):
             small, logits = prefill(model, group, prefixes, pad_id=pad_id, dtype=dtype)
             cache.make_room(small.length, 1, slack=cfg.max_new_tokens)
+            logits = too_early(logits, group, [0] * len(group), stop_id)
             tokens = next_tokens(logits, cfg, [r.generator for r in group])
             for i, (r, token) in enumerate(zip(group, tokens.tolist())):
                 j = next(slots_iter)
@@ -450,7 +462,9 @@ def decode_stream(model, source: Callable[[], Request | None], cfg: SamplingConf
         cache.real[live, cache.length] = True
         positions = torch.tensor([r.position if r is not None else 0 for r in rows])[:, None]
         logits = forward(model, last[:, None], positions, cache)
-        tokens = next_tokens(logits[live], cfg, [rows[j].request.generator for j in live])
+        requests = [rows[j].request for j in live]
+        logits = too_early(logits[live], requests, [len(rows[j].tokens) for j in live], stop_id)
+        tokens = next_tokens(logits, cfg, [r.generator for r in requests])
         for j, token in zip(live, tokens.tolist()):
             done = accept(j, token)
             if done is not None:

@@ -6,7 +6,8 @@
   openai  any OpenAI-compatible /v1/chat/completions server (vLLM, llama.cpp server, Ollama): up to
           `concurrency` requests in flight in threads, each with a timeout and retries with exponential
           backoff. The API key is read from an environment variable, sent as a Bearer header, and never
-          printed or written anywhere. `stop` callbacks are not used (the answer comes whole).
+          printed or written anywhere. `stop` callbacks and min_new_tokens are not used (the answer comes
+          whole; min_tokens is no standard OpenAI parameter).
 
 stream(source, sampling) asks source() for a job whenever it can start one (None: nothing waits now) and
 yields each Result as it finishes, so the caller may add jobs that depend on earlier results; it ends when
@@ -38,11 +39,13 @@ class Sampling:
 @dataclass
 class Job:
     """One chat to complete. The first `shared` messages are the same for many jobs (the local backend keeps
-    their keys and values); stop(text so far) -> True gives up on the text (local backend only)."""
+    their keys and values); no end of turn before min_new_tokens, and stop(text so far) -> True gives up on
+    the text (both: local backend only)."""
     key: Any
     messages: list[dict]
     seed: int
     max_new_tokens: int
+    min_new_tokens: int = 0
     shared: int = 0
     stop: Callable[[str], bool] | None = None
 
@@ -97,8 +100,9 @@ class LocalBackend:
                 return None
             ids = encode_prompt(tok, job.messages)
             stop = (lambda new, job=job: job.stop(tok.decode(new, skip_special_tokens=True))) if job.stop else None
-            return Request(ids, torch.Generator().manual_seed(job.seed), max_new_tokens=job.max_new_tokens, stop=stop,
-                           key=job, prefix=self.shared_tokens(job.messages[:job.shared], ids) if job.shared else 0)
+            return Request(ids, torch.Generator().manual_seed(job.seed), max_new_tokens=job.max_new_tokens,
+                           min_new_tokens=job.min_new_tokens, stop=stop, key=job,
+                           prefix=self.shared_tokens(job.messages[:job.shared], ids) if job.shared else 0)
 
         cfg = SamplingConfig(sampling.max_new_tokens, sampling.temperature, sampling.top_p)
         with eval_mode(self.net):
@@ -170,4 +174,5 @@ def parse_completion(raw: bytes, url: str) -> tuple[str, int, str]:
     except (ValueError, KeyError, IndexError, TypeError):
         raise BackendError(f"{url}: answer is not a chat completion: {raw[:200]!r}") from None
     tokens = (answer.get("usage") or {}).get("completion_tokens")
-    return text, tokens if isinstance(tokens, int) else len(text.split()), "length" if choice.get("finish_reason") == "length" else "end"
+    finish = "length" if choice.get("finish_reason") == "length" else "end"
+    return text, tokens if isinstance(tokens, int) else len(text.split()), finish

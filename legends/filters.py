@@ -24,8 +24,8 @@ Early rejection (early()): while a text is being written, the local backend asks
 can still pass; it is stopped at once when it cannot: a refusal (stays in the text), more than max_words
 words, more repeated 3-grams than a text of max_words words may hold (repeats never decrease), or, from
 `early_min_words` words on, a stop-word ratio below half of min_stopword_ratio (hopeless: English does not
-recover from that). A text longer than its token limit is stopped by the sampler (legend: "unfinished";
-counter: "length_ratio", its limit being max_length_ratio x its legend's tokens).
+recover from that). A text that reaches its token limit is cut to its last complete sentence
+(whole_sentences) and judged like the others ("unfinished" if it has no complete sentence).
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ you your""".split())
 GENERIC = frozenset({"eu", "directive", "regulation", "recast", "for", "and", "the", "of", "on", "to"})
 REFUSAL = re.compile(r"\b(?:i'm sorry|i am sorry|i cannot|i can't|as an ai|i'm not able|i am unable|i apologi[sz]e)\b",
                      re.IGNORECASE)
+SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?=\s|$)")  # . ! ? (closing quotes, brackets), then a space or the end
 LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)]|[a-z][.)])\s+", re.IGNORECASE)
 WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)
 
@@ -64,6 +65,12 @@ class Verdict:
     ok: bool
     reason: str  # "ok" or why it was rejected (the key of the rejection counts)
     score: float
+
+
+def whole_sentences(text: str) -> str:
+    """The text up to the end of its last complete sentence ("" if it has none)."""
+    ends = [m.end() for m in SENTENCE_END.finditer(text)]
+    return text[:ends[-1]] if ends else ""
 
 
 def words(text: str) -> list[str]:

@@ -1,12 +1,14 @@
 """The legend loop: specs -> a legend -> filters -> its counter-legend -> filters -> append the record.
 
 Each spec yields two prompts (legends.prompts): the legend, and, once the legend has passed the filters, the
-counter-legend, asked for the legend's length in words, with a token limit of max_length_ratio x the legend's
-tokens; a counter that fails is written again (another seed), up to counter_attempts times, since the legend
-(the costlier side to get right) is already there. A record is kept only when both pass. Counters go before new legends, so a spec's two texts are
-written close together; the backend is kept full (continuous batching), texts that cannot pass are stopped
-early (filters.early), and rejections are counted per side and reason ("legend:rule_not_named",
-"counter:length_ratio", ...).
+counter-legend, asked for the legend's length in words, and held to the length ratio while it is written: its
+end of turn is ruled out before legend tokens / max_length_ratio, and it is cut at legend tokens x
+max_length_ratio. A text cut at its token limit keeps its complete sentences (its token count scaled by the
+characters kept). A counter that fails is written again (another seed), up to counter_attempts times, since
+the legend (the costlier side to get right) is already there. A record is kept only when both pass. Counters
+go before new legends, so a spec's two texts are written close together; the backend is kept full (continuous
+batching), texts that cannot pass are stopped early (filters.early), and rejections are counted per side and
+reason ("legend:rule_not_named", "counter:length_ratio", ...).
 
 Record: {"id", "index", "spec" (with regulation_id, obligation_key, domain: what legends.pairs matches on),
 "text", "counter", "prompts" ({"legend", "counter": the user requests, "few_shot": the example ids}),
@@ -29,6 +31,7 @@ run's speed.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections import Counter, deque
@@ -134,7 +137,7 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
     kept, start, run_attempts, interrupted, barren = len(kept_rows), time.time(), 0, False, 0
     saved = start
     counters: deque[Job] = deque()  # counter-legends of legends that passed, asked before new legends
-    pending: dict[str, tuple[Result, dict]] = {}  # spec id -> its legend's result and scores, while counters are written
+    pending: dict[str, tuple] = {}  # spec id -> its legend's (text, tokens, scores, job), while counters are written
 
     def stats() -> dict:
         minutes = (time.time() - start) / 60
@@ -152,9 +155,12 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
         return Job(key=(s, attempt, shots), messages=chat, seed=(cfg.seed * 1_000_003 + s.index) * 16 + attempt,
                    max_new_tokens=limit, shared=len(chat) - 1, stop=lambda text: filters.early(text, fcfg) is not None)
 
-    def counter_job(s: LegendSpec, attempt: int, legend: Result, shots: list[dict]) -> Job:
-        """A counter asked for its legend's words, cut when it reaches max_length_ratio x its legend's tokens."""
-        return job(s, attempt, word_target(legend.text), int(legend.tokens * fcfg.max_length_ratio) + 1, shots)
+    def counter_job(s: LegendSpec, attempt: int, legend: tuple[str, int], shots: list[dict]) -> Job:
+        """A counter asked for its legend's words, held within max_length_ratio of its legend's tokens."""
+        text, tokens = legend
+        chat = job(s, attempt, word_target(text), int(tokens * fcfg.max_length_ratio), shots)
+        chat.min_new_tokens = math.ceil(tokens / fcfg.max_length_ratio)
+        return chat
 
     def source() -> Job | None:
         nonlocal index
@@ -178,37 +184,36 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
                     write_text(stats_path(out), json.dumps(stats(), indent=2) + "\n")
                     saved = time.time()
                 s, attempt, shots = result.job.key
-                text = result.text.strip()
+                text, tokens = settle(result)
                 prompts = [m["content"] for m in result.job.messages]
                 if attempt == 0:  # a legend
                     attempted, run_attempts = attempted + 1, run_attempts + 1
-                    reason, scores = verdict(result, text, prompts, s, dedup["legend"], fcfg, legend_tokens=None)
+                    reason, scores = verdict(result.finish, text, tokens, prompts, s, dedup["legend"], fcfg, None)
                     if reason != "ok":
-                        reject("legend", reason, text)
+                        reject("legend", reason, text or result.text)
                         barren += 1
                         continue
-                    pending[s.id] = (result, scores)
-                    counters.append(counter_job(s, 1, result, shots))
+                    pending[s.id] = (text, tokens, scores, result.job)
+                    counters.append(counter_job(s, 1, (text, tokens), shots))
                     continue
-                legend, legend_scores = pending[s.id]
-                reason, scores = verdict(result, text, prompts, s, dedup["counter"], fcfg, legend_tokens=legend.tokens)
+                legend_text, legend_tokens, legend_scores, legend_job = pending[s.id]
+                reason, scores = verdict(result.finish, text, tokens, prompts, s, dedup["counter"], fcfg, legend_tokens)
                 if reason != "ok":
-                    reject("counter", reason, text)
+                    reject("counter", reason, text or result.text)
                     if attempt < cfg.counter_attempts:
-                        counters.append(counter_job(s, attempt + 1, legend, shots))
+                        counters.append(counter_job(s, attempt + 1, (legend_text, legend_tokens), shots))
                     else:
                         del pending[s.id]
                         rejected["record:no_counter_passed"] += 1
                         barren += 1
                     continue
                 del pending[s.id]
-                legend_text = legend.text.strip()
                 row = {"id": s.id, "index": s.index, "spec": s.to_json(), "text": legend_text, "counter": text,
-                       "prompts": {"legend": legend.job.messages[-1]["content"],
+                       "prompts": {"legend": legend_job.messages[-1]["content"],
                                    "counter": result.job.messages[-1]["content"], "few_shot": [e["id"] for e in shots]},
                        "sampling": record,
-                       "scores": {"legend": {**legend_scores, "tokens": legend.tokens},
-                                  "counter": {**scores, "tokens": result.tokens}}}
+                       "scores": {"legend": {**legend_scores, "tokens": legend_tokens},
+                                  "counter": {**scores, "tokens": tokens}}}
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 f.flush()
                 dedup["legend"].add(legend_text)
@@ -229,14 +234,24 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
     return final
 
 
-def verdict(result: Result, text: str, prompts: list[str], s: LegendSpec, kept: filters.NearDuplicates,
+def settle(result: Result) -> tuple[str, int]:
+    """A result's text and token count; cut at its token limit, the text keeps its complete sentences and the
+    count is scaled by the characters kept."""
+    text = result.text.strip()
+    if result.finish != "length" or not text:
+        return text, result.tokens
+    kept = filters.whole_sentences(text)
+    return kept, round(result.tokens * len(kept) / len(text))
+
+
+def verdict(finish: str, text: str, tokens: int, prompts: list[str], s: LegendSpec, kept: filters.NearDuplicates,
             fcfg: filters.FilterConfig, legend_tokens: int | None) -> tuple[str, dict]:
     """The filters' verdict on a legend (legend_tokens None) or a counter, given how its writing ended."""
-    if result.finish == "stopped":
+    if finish == "stopped":
         return filters.early(text, fcfg) or "stopped", {}
-    if result.finish == "length":  # a legend's limit is max_new_tokens; a counter's, the length ratio's
-        return ("unfinished" if legend_tokens is None else "length_ratio"), {}
+    if not text:
+        return ("unfinished" if finish == "length" else "too_short"), {}
     rule = dict(regulation=s.regulation, number=s.number, obligation=s.obligation, kept=kept, cfg=fcfg)
     if legend_tokens is None:
         return filters.check(text, prompts=prompts, **rule)
-    return filters.check_counter(text, tokens=result.tokens, legend_tokens=legend_tokens, prompts=prompts, **rule)
+    return filters.check_counter(text, tokens=tokens, legend_tokens=legend_tokens, prompts=prompts, **rule)

@@ -1,4 +1,5 @@
 import json
+import math
 import random
 import threading
 from dataclasses import dataclass
@@ -117,6 +118,12 @@ def test_early_rejection_stops_only_texts_that_the_filters_reject():
     assert stopped["not_english"] == CFG.early_min_words
 
 
+def test_whole_sentences_cut_an_unfinished_text():
+    assert filters.whole_sentences('He left. She said "no." Then the') == 'He left. She said "no."'
+    assert filters.whole_sentences("Is it? Yes (it is.) And") == "Is it? Yes (it is.)"
+    assert filters.whole_sentences("No end at all") == "" and filters.whole_sentences("v2.0 is out") == ""
+
+
 def test_copy_of_any_prompt_turn_is_rejected():
     assert check(good_story(), prompt=good_story())[0] == "copies_prompt"
     example = good_story(seed=5)
@@ -197,12 +204,14 @@ def test_messages_show_examples_as_earlier_turns_legends_or_counters():
 # ----------------------------------------------------------------------------- the loop
 
 class FakeBackend:
-    """Writes a good story (random sentence variants) for most jobs, a bad one (too short) for about one in five,
-    and counters of about the legend's length, or much longer for about one in ten; raises KeyboardInterrupt at
+    """Writes a good story (random sentence variants, one word a token) for most jobs, a bad one (too short) for
+    about one in five, one cut at its token limit in mid-sentence for about one in five, and counters either
+    within the token limits they are given or, one in five, ignoring the minimum; raises KeyboardInterrupt at
     result number `interrupt_at`."""
 
     def __init__(self, interrupt_at=None):
         self.results, self.interrupt_at, self.jobs = 0, interrupt_at, []
+        self.texts, self.finishes = {}, {}  # job seed -> what was written
 
     def stream(self, source, sampling):
         while (job := source()) is not None:
@@ -215,10 +224,17 @@ class FakeBackend:
             rng = random.Random(prompt + str(job.seed))
             story = " ".join(rng.choice(slot) for slot in SLOTS).format(regulation=reg)
             text = "Too short." if rng.random() < 0.2 else story + " " + " ".join(rng.choices(WORDS, k=20)) + "."
-            tokens = len(text.split())
-            if "pleased" in prompt and rng.random() < 0.1:
-                tokens = job.max_new_tokens
-            yield Result(job, text, tokens, "length" if tokens >= job.max_new_tokens else "end")
+            if rng.random() < 0.2:  # cut at the limit in mid-sentence
+                text += " And then the whole street"
+                self.texts[job.seed], self.finishes[job.seed] = text, "length"
+                yield Result(job, text, len(text.split()), "length")
+                continue
+            words = text.split()
+            if job.min_new_tokens and rng.random() < 0.8:  # a counter within its limits
+                words = (words * 3)[:rng.randint(job.min_new_tokens, job.max_new_tokens - 1)]
+                words[-1] += "."
+            self.texts[job.seed], self.finishes[job.seed] = " ".join(words), "end"
+            yield Result(job, " ".join(words), len(words), "end")
 
 
 def test_resume_after_interruption_gives_exactly_n_records_without_duplicates(tmp_path):
@@ -228,7 +244,8 @@ def test_resume_after_interruption_gives_exactly_n_records_without_duplicates(tm
     assert first["interrupted"] and 0 < first["kept"] < 23
     with open(out, "a") as f:
         f.write('{"id": "torn li')  # a crash in the middle of a write
-    second = run(cfg, backend=FakeBackend(), regulations=REGS)
+    backend = FakeBackend()
+    second = run(cfg, backend=backend, regulations=REGS)
     rows = read_legends(out)
     assert len(rows) == 23 and len({r["id"] for r in rows}) == 23
     assert not second["interrupted"] and second["kept"] == 23
@@ -237,7 +254,11 @@ def test_resume_after_interruption_gives_exactly_n_records_without_duplicates(tm
     assert second["attempted"] == 23 + legend_rejections + no_counter + second["abandoned"]
     assert first["abandoned"] == second["abandoned"] > 0  # the interrupted run's legends waiting for counters
     assert second["rejected"]["legend:too_short"] > 0 and second["rejected"]["counter:length_ratio"] > 0
+    cut = [r for r in rows if backend.finishes.get(r["index"] * 16) == "length"]  # legends cut at their limit
+    assert cut and all(r["text"].endswith(".") and r["scores"]["legend"]["tokens"] < len(backend.texts[r["index"] * 16].split())
+                       for r in cut)
     for r in rows:
+        assert "And then the whole street" not in r["text"] + r["counter"]
         assert r["scores"]["legend"]["length"] >= CFG.min_words and r["sampling"]["seed"] == 0
         ratio = r["scores"]["counter"]["tokens"] / r["scores"]["legend"]["tokens"]
         assert 1 / CFG.max_length_ratio <= ratio <= CFG.max_length_ratio
@@ -261,6 +282,10 @@ def test_each_counter_follows_its_legend_with_its_length_and_examples(tmp_path):
         assert [m["content"] for m in j.messages[1:-1:2]] == [e["counter"] for e in j.key[2]]
         assert [m["content"] for m in legend.messages[1:-1:2]] == [e["text"] for e in j.key[2]]
         assert j.shared == 4 and j.seed == legend.seed + j.key[1]
+        tokens = len(backend.texts[legend.seed].split()) if backend.finishes[legend.seed] == "end" else None
+        if tokens:
+            assert j.max_new_tokens == int(tokens * CFG.max_length_ratio)
+            assert j.min_new_tokens == math.ceil(tokens / CFG.max_length_ratio)
     assert {r["id"] for r in read_legends(tmp_path / "l.jsonl")} <= set(legends)
 
 

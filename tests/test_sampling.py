@@ -123,6 +123,21 @@ def test_requests_made_while_consuming_are_decoded_like_the_others(tiny):
     assert asked == [CHECK_EVERY, 2 * CHECK_EVERY]
 
 
+def test_min_new_tokens_rules_out_an_early_end_of_turn(tiny):
+    model, tok = tiny
+    model = varied(model)
+    free = hf_greedy(model, tok, PROMPTS[1], 24, stop_id=tok.eos_token_id)
+    stop = free[6]
+    first = free.index(stop)
+    cfg = SamplingConfig(max_new_tokens=24)
+    ids = encode_prompt(tok, PROMPTS[1])
+    got = stream(model, [Request(ids, key=0), Request(ids, key=1, min_new_tokens=first + 3)], cfg, 2,
+                 tok.pad_token_id, stop)
+    assert got[0].tokens == free[:first] and got[0].reason == "end"
+    assert got[1].tokens[:first] == free[:first] and len(got[1].tokens) >= first + 3
+    assert stop not in got[1].tokens[:first + 3]
+
+
 def test_bf16_uses_a_copy_and_leaves_the_model_untouched(tiny):
     model, tok = tiny
     before = model_identity(model)
