@@ -8,7 +8,7 @@ Workloads: "short", one-line requests for a short story (dpo.sampling.generate);
 generate.py sends (two authored few-shot examples, about 800 prompt tokens, then a legend request) through
 legends.backends.LocalBackend (continuous batching, example prefixes computed once). All sample (temperature
 0.7, top-p 0.9) with the same settings; a token counts up to and including the end-of-turn token. The machine
-may be shared: the figures are noisy, so the thread count and load are printed.
+may be shared: the figures are noisy, so the thread count, the load and the CPU seconds used are printed.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import torch  # noqa: E402
 from dpo.data import encode_prompt, end_of_turn_id  # noqa: E402
 from dpo.models import load_model  # noqa: E402
 from dpo.precision import autocast  # noqa: E402
-from dpo.sampling import generate  # noqa: E402
+from dpo.sampling import SamplingConfig, generate_ids  # noqa: E402
 from legends.backends import Job, LocalBackend, Sampling  # noqa: E402
 
 TOPICS = ["a bakery that cuts food waste", "a factory that reports its emissions", "a shop owner who pays men and women equally",
@@ -66,10 +66,10 @@ def hf_generate(model, tokenizer, prompts, *, max_new_tokens, batch_size, seed) 
 
 
 def ours(model, tokenizer, prompts, *, max_new_tokens, batch_size, seed) -> int:
-    texts = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=0.7, top_p=0.9,
-                     seed=seed, batch_size=batch_size, precision="bf16")
-    # re-tokenizing the text counts the new tokens (+1 for each end-of-turn emitted)
-    return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)
+    cfg = SamplingConfig(max_new_tokens, temperature=0.7, top_p=0.9, seed=seed)
+    new = generate_ids(model, [encode_prompt(tokenizer, p) for p in prompts], cfg, pad_id=tokenizer.pad_token_id,
+                       stop_id=end_of_turn_id(tokenizer), batch_size=batch_size, precision="bf16")
+    return sum(len(ids) + (len(ids) < max_new_tokens) for ids in new)  # + the end of turn, where one was drawn
 
 
 def ours_legends(model, tokenizer, chats, *, max_new_tokens, batch_size, seed) -> int:
@@ -81,10 +81,15 @@ def ours_legends(model, tokenizer, chats, *, max_new_tokens, batch_size, seed) -
     return sum(r.tokens + (r.finish == "end") for r in results)
 
 
-def timed(fn, *args, **kwargs) -> tuple[int, float]:
-    t0 = time.perf_counter()
+def timed(fn, *args, **kwargs) -> tuple[int, float, float]:
+    """(fn's token count, wall seconds, CPU seconds of this process: on a shared machine, the steadier figure)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     n = fn(*args, **kwargs)
-    return n, time.perf_counter() - t0
+    return n, time.perf_counter() - t0, time.process_time() - c0
+
+
+def report(n: int, wall: float, cpu: float) -> str:
+    return f"{n:6d} tokens in {wall:6.1f} s = {n / wall:6.1f} tokens/s  (CPU {cpu:6.1f} s = {n / cpu:6.1f} tokens per CPU-second)"
 
 
 def main() -> None:
@@ -110,13 +115,13 @@ def main() -> None:
           f"average, max_new_tokens {args.max_new_tokens}, sampling temperature 0.7 top-p 0.9")
     ours(model, tokenizer, prompts[:2], max_new_tokens=4, batch_size=2, seed=0)  # warm-up
     if not args.skip_hf:
-        n, s = timed(hf_generate, model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=16,
+        n, s, cpu = timed(hf_generate, model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=16,
                      seed=args.seed)
-        print(f"HF generate      batch 16  bf16 autocast : {n:6d} tokens in {s:6.1f} s = {n / s:6.1f} tokens/s", flush=True)
+        print(f"HF generate      batch 16  bf16 autocast : {report(n, s, cpu)}", flush=True)
     engine, name = (ours, "dpo.sampling    ") if args.workload == "short" else (ours_legends, "LocalBackend    ")
     for bs in args.batch_sizes:
-        n, s = timed(engine, model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=bs, seed=args.seed)
-        print(f"{name} batch {bs:<3d} bf16 weights  : {n:6d} tokens in {s:6.1f} s = {n / s:6.1f} tokens/s", flush=True)
+        n, s, cpu = timed(engine, model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=bs, seed=args.seed)
+        print(f"{name} batch {bs:<3d} bf16 weights  : {report(n, s, cpu)}", flush=True)
 
 
 if __name__ == "__main__":
