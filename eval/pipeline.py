@@ -18,6 +18,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -216,8 +217,13 @@ def judges_agreement(cfg: EvalConfig, encoder, open_items: list[Item]) -> dict:
     return out
 
 
-def run(cfg: EvalConfig) -> dict:
-    """Evaluate the base model and every adapter; returns the results dict."""
+def run(cfg: EvalConfig, done: dict[str, dict] | None = None,
+        on_model: Callable[[str, dict, dict], None] | None = None) -> dict:
+    """Evaluate the base model and every adapter; returns the results dict.
+    done: {model name: its results from an earlier evaluation}, used as they are (not evaluated again);
+    on_model(name, its results, the results so far) is called as soon as each model is evaluated, so a caller
+    can keep every finished model (an interrupted evaluation loses at most the model it was scoring)."""
+    done = done or {}
     torch.manual_seed(cfg.seed)
     suite_paths = [] if cfg.no_suites else [Path(p) for p in cfg.suites] or project_suites()
     every_item = read_suites(suite_paths)
@@ -236,20 +242,28 @@ def run(cfg: EvalConfig) -> dict:
                      "items": {kind: sum(item.kind == kind for item in items) for kind in sorted({i.kind for i in items})},
                      "test_pairs": {name: len(p) for name, p in pairs.items()},
                      "training_pairs": {name: len(p) for name, p in training.items()}, "models": {}}
+    if encoder is not None or cfg.labels:  # the judges' agreement with the hand labels: no tuned model involved
+        results["judge_agreement"] = judges_agreement(cfg, encoder or load_encoder(cfg.cache_dir or None),
+                                                      [i for i in every_item if i.kind == "open"])
+    if bbq:
+        results["bbq"] = {"file": cfg.bbq, "examples": len(bbq)}
     for name, folder in tqdm(models, desc="models", unit="model"):
+        if name in done:
+            results["models"][name] = done[name]
+            continue
         model, tokenizer = load_model(cfg.model, cache_dir=cfg.cache_dir or None)
         if folder is not None:
             load_adapter(model, folder)
-        if name == "base":
+        if "cue_scores" not in results:  # the tokenizer's, the same for every model
             results["cue_scores"] = cue_controls(items, tokenizer, training)
         results["models"][name] = evaluate_model(model, tokenizer, items, bbq, pairs, cfg, encoder=encoder, adapter=folder)
         del model
+        if on_model is not None:
+            on_model(name, results["models"][name], results)
+    if "cue_scores" not in results:  # every model was done
+        results["cue_scores"] = cue_controls(items, load_model(cfg.model, cache_dir=cfg.cache_dir or None)[1], training)
     results.update(aggregate(results["models"], results["cue_scores"], cfg.seed))
     if bbq:
-        results["bbq"] = {"file": cfg.bbq, "examples": len(bbq),
-                          "models": {n: {k: v for k, v in m["bbq"].items() if k != "predictions"}
-                                     for n, m in results["models"].items()}}
-    if encoder is not None or cfg.labels:
-        results["judge_agreement"] = judges_agreement(cfg, encoder or load_encoder(cfg.cache_dir or None),
-                                                      [i for i in every_item if i.kind == "open"])
+        results["bbq"]["models"] = {n: {k: v for k, v in m["bbq"].items() if k != "predictions"}
+                                    for n, m in results["models"].items()}
     return results

@@ -3,8 +3,8 @@
 Each model's part of the results (results["models"][name]: per-item records, drift, held-out pairs) is kept
 in <experiment>/evaluations/<name>.json with its key: the evaluation settings, the SHA-256 of the suite, BBQ,
 label and test-pair files, the base model, and for a run the SHA-256 of its adapter files. A model whose key
-matches is not evaluated again; the others are evaluated in one eval.pipeline.run call (which always scores
-the base too), and the comparison over all models (seed groups, paired differences) is recomputed by
+matches is not evaluated again; the others are evaluated in one eval.pipeline.run call, each written to the
+cache as soon as it is scored (an interruption loses at most the model being scored), and the comparison over all models (seed groups, paired differences) is recomputed by
 eval.aggregate from the cached parts.
 """
 from __future__ import annotations
@@ -77,12 +77,13 @@ def evaluate(runs: dict[str, Path], cfg: EvalConfig, cache: Path, *, force: bool
     todo = [name for name in runs if name not in cached]
     evaluated = []
     if todo or "base" not in cached:
-        fresh = run(dataclasses.replace(cfg, adapters=[str(runs[name]) for name in todo], runs=[]))
-        header = {k: v for k, v in fresh.items() if k != "models"}
-        evaluated = list(fresh["models"])
-        for name, entry in fresh["models"].items():
+        def keep(name: str, entry: dict, so_far: dict) -> None:  # each model cached as soon as it is scored
+            header = {k: v for k, v in so_far.items() if k != "models"}
             cached[name] = {"key": keys[name], "model": entry, **({"header": header} if name == "base" else {})}
             write_text(cache / f"{name}.json", json.dumps(cached[name], allow_nan=True))
+            evaluated.append(name)
+        run(dataclasses.replace(cfg, adapters=[str(runs[name]) for name in todo], runs=[]),
+            done={name: c["model"] for name, c in cached.items()}, on_model=keep)
     models = {name: cached[name]["model"] for name in keys}
     results = {**cached["base"]["header"], "models": models}
     results["config"] = dict(results["config"], adapters=[str(path) for path in runs.values()])

@@ -59,13 +59,37 @@ def test_two_runs_end_to_end_then_skipped_then_only_the_changed_run_again(tmp_pa
 
     scored = []
     real_run = evaluation.run
-    monkeypatch.setattr(evaluation, "run", lambda cfg: scored.append(cfg.adapters) or real_run(cfg))
+    monkeypatch.setattr(evaluation, "run", lambda cfg, **kw: scored.append(cfg.adapters) or real_run(cfg, **kw))
     write_experiment(exp, runs="{'a': base, 'b': replace(base, lora_r=4, beta=0.3)}")
     runner.main([str(exp), "--results", str(results)])
     assert scored == [[str(root / "b")]]  # only the changed run (and the base) scored again
     assert [p.name.split("-")[0] for p in (root / "stale").iterdir()] == ["b"]  # its old folder kept aside
     assert all(torch.equal(first["a"][k], v) for k, v in adapter(root / "a").items())
     assert json.loads((root / "b" / "config.json").read_text())["config"]["beta"] == 0.3
+
+
+def test_an_interrupted_evaluation_keeps_every_model_it_finished(tmp_path, monkeypatch):
+    from eval import pipeline
+    exp, results = write_experiment(tmp_path / "tiny.py"), tmp_path / "results"
+    root = results / "tiny"
+    runner.main([str(exp), "--results", str(results), "--no-eval"])
+    real, scored = pipeline.evaluate_model, []
+
+    def ctrl_c_at_b(*args, adapter=None, **kwargs):
+        if adapter is not None and adapter.parent.name == "b":
+            raise KeyboardInterrupt
+        scored.append(adapter and adapter.parent.name)
+        return real(*args, adapter=adapter, **kwargs)
+    monkeypatch.setattr(pipeline, "evaluate_model", ctrl_c_at_b)
+    with pytest.raises(KeyboardInterrupt):
+        runner.main([str(exp), "--results", str(results)])
+    assert scored == [None, "a"] and sorted(p.stem for p in (root / "evaluations").glob("*.json")) == ["a", "base"]
+    monkeypatch.setattr(pipeline, "evaluate_model", lambda *a, adapter=None, **k: scored.append(adapter.parent.name)
+                        or real(*a, adapter=adapter, **k))
+    runner.main([str(exp), "--results", str(results)])
+    assert scored == [None, "a", "b"]  # the rerun scores only the model the interruption lost
+    saved = json.loads((root / "results.json").read_text())
+    assert list(saved["models"]) == ["base", "a", "b"] and "cue_scores" in saved and "| Δ b − base |" in (root / "report.md").read_text()
 
 
 def test_interrupted_run_resumes_to_the_adapter_of_an_uninterrupted_one(tmp_path, monkeypatch, capsys):
