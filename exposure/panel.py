@@ -136,8 +136,10 @@ def rate(pairs: list[dict], seed: int = 0) -> list[Rating]:
 
 
 def select(path: Path, n: int) -> list[dict]:
-    """The first n pairs of a pair file, half from each domain (the builder alternates domains)."""
+    """The first n standard pairs of a pair file (chosen = the common-good answer; proportionality pairs, where
+    the convenient answer is preferred, are left out), half from each domain (the builder alternates domains)."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [row for row in rows if row.get("meta", {}).get("kind", "standard") == "standard"]
     by_domain: dict[str, list[dict]] = {}
     for row in rows:
         by_domain.setdefault(row.get("meta", {}).get("domain", ""), []).append(row)

@@ -66,3 +66,13 @@ def test_disagreement_experiment_runs_end_to_end_on_the_tiny_model(tmp_path):
     assert keep_all > 3 * sum(1 for _ in open(runs["majority-5pt"].data[0]))
     report = table(results / "disagreement_tiny", runs)
     assert all(f"| {name} |" in report for name in runs) and "| - |" not in report
+
+
+def test_panel_rates_only_standard_pairs_where_chosen_is_the_common_good(tmp_path):
+    from exposure.panel import select
+    kinds = [("sustainability", "standard"), ("sustainability", "proportionality"), ("employment", "proportionality"),
+             ("employment", "standard")]
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(json.dumps({"id": f"p{i}", "meta": {"domain": d, "kind": k}})
+                              for i, (d, k) in enumerate(kinds)) + "\n")
+    assert [row["id"] for row in select(path, 4)] == ["p0", "p3"]
