@@ -85,6 +85,7 @@ class TrainConfig:
     precision: str = "bf16"  # fp32 | bf16 | fp16 (autocast; master weights stay fp32)
     gradient_checkpointing: bool = False
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    dist: str = "none"  # none | ddp | fsdp: several processes under torchrun (dpo/distributed.py)
     ref_batch_size: int = 16
     seed: int = 0
     # bookkeeping
@@ -113,6 +114,11 @@ class TrainConfig:
                      "weight_decay", "sft_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.dist not in ("none", "ddp", "fsdp"):
+            raise ValueError(f"dist must be none, ddp or fsdp, got {self.dist!r}")
+        if self.dist == "fsdp" and (self.algo != "dpo" or self.precision == "fp16"):
+            raise ValueError("--dist fsdp trains DPO in fp32 or bf16; use --dist ddp for rm/ppo/grpo and for fp16 "
+                             "(its GradScaler does not handle sharded gradients)")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         self.check_rlhf()
@@ -191,7 +197,7 @@ def build_parser(description: str = "", choices: dict[str, tuple] | None = None)
         else:
             from .loss import LOSS_TYPES
             field_choices = {**(choices or {}), "algo": ALGOS, "precision": ("fp32", "bf16", "fp16"),
-                             "loss": LOSS_TYPES}.get(f.name)
+                             "loss": LOSS_TYPES, "dist": ("none", "ddp", "fsdp")}.get(f.name)
             parser.add_argument(flag, type=kind, default=None, choices=field_choices, help=help_)
     return parser
 

@@ -219,12 +219,17 @@ def saved_targets(model: nn.Module) -> list[str]:
     return leaves if same_leaf == set(layers) else sorted(layers)
 
 
-def save_adapter(model: nn.Module, folder: str | os.PathLike, base_model_name: str) -> Path:
-    """Write adapter_config.json and adapter_model.safetensors (PEFT format) into `folder`, each atomically."""
+def save_adapter(model: nn.Module, folder: str | os.PathLike, base_model_name: str,
+                 weights: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write adapter_config.json and adapter_model.safetensors (PEFT format) into `folder`, each atomically.
+    weights: the model's state dict to take the A and B matrices from (an FSDP model's gathered full state)
+    instead of its layers."""
     folder = Path(folder)
     config = adapter_config(model, base_model_name)
-    tensors = {f"{_PEFT_PREFIX}{name}.{part}.weight": getattr(layer, part).weight.detach().cpu().contiguous()
-               for name, layer in lora_layers(model).items() for part in ("lora_A", "lora_B")}
+    weight = (lambda name, part: weights[f"{name}.{part}.weight"]) if weights is not None else \
+        (lambda name, part: getattr(lora_layers(model)[name], part).weight)
+    tensors = {f"{_PEFT_PREFIX}{name}.{part}.weight": weight(name, part).detach().cpu().contiguous()
+               for name in lora_layers(model) for part in ("lora_A", "lora_B")}
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / ADAPTER_WEIGHTS, lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}))
     write_text(folder / ADAPTER_CONFIG, json.dumps(config, indent=2) + "\n")

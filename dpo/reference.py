@@ -28,6 +28,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
+from dpo import distributed
 from dpo.data import IGNORE_INDEX
 from dpo.files import atomic_write
 from dpo.logprobs import SequenceLogps, batch_pairs, concatenated_forward
@@ -78,7 +79,9 @@ def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id:
                     device: str | torch.device = "cpu", identity: str | None = None) -> ReferenceLogps:
     """Reference log-probs of tokenized pairs (dpo.data.tokenize_pairs(...).examples): from the cache in
     `cache_dir` when a valid file for this key exists, else computed and cached (cache_dir=None: not cached).
-    The model must already be on `device`; the returned tensors are on `device` too, ready for select()."""
+    The model must already be on `device`; the returned tensors are on `device` too, ready for select().
+    Under torchrun every rank calls it: rank 0 reads the cache and sends it to the others, or the ranks share
+    the batches of the pass (compute_logps) and rank 0 writes the file."""
     check_precision(precision)
     if not examples:
         raise ValueError("reference_logps: no examples")
@@ -87,15 +90,19 @@ def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id:
                          "model before inject_lora")
     key = cache_key(identity or model_identity(model), examples, precision, device)
     path = cache_path(cache_dir, key) if cache_dir is not None else None
-    if path is not None and path.exists():
+    cached = None
+    if path is not None and path.exists() and distributed.is_main():
         try:
-            chosen, rejected = _read(path, key, examples)
-            return ReferenceLogps(chosen.to(device), rejected.to(device), key, path, from_cache=True)
+            cached = _read(path, key, examples)
         except CacheError as e:
             print(f"reference cache {path} is unusable ({e}); recomputing", file=sys.stderr)
+    cached = distributed.broadcast(cached)
+    if cached is not None:
+        chosen, rejected = cached
+        return ReferenceLogps(chosen.to(device), rejected.to(device), key, path, from_cache=True)
     chosen, rejected = compute_logps(model, examples, pad_id=pad_id, precision=precision,
                                      batch_size=batch_size, device=device)
-    if path is not None:
+    if path is not None and distributed.is_main():
         _write(path, key, chosen, rejected)
     return ReferenceLogps(chosen.to(device), rejected.to(device), key, path)
 
@@ -105,15 +112,21 @@ def compute_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id: i
     """(chosen, rejected) log-probs of every example (N,), in inference mode, returned in the order of
     `examples` on the CPU. Batches of similar length go longest first, so a batch_size too large for memory
     fails at once; each is packed when the model allows it (dpo.logprobs.batch_pairs: no padding, each
-    prompt computed once). The results stay on the device until the end: no host sync per batch."""
+    prompt computed once). The results stay on the device until the end: no host sync per batch.
+    Under torchrun rank r computes batches r, r + N, ... of the same batches, and every rank gets all of
+    them back in order: the numbers are the single process's, bit for bit on the CPU."""
     order = sorted(range(len(examples)), key=lambda i: -max(len(examples[i][f"{s}_input_ids"]) for s in _SIDES))
-    parts = []
+    starts = range(0, len(order), batch_size)
+    mine = {}
     with eval_mode(model):
         with torch.inference_mode(), autocast(device, precision):
-            for start in tqdm(range(0, len(order), batch_size), desc="reference log-probs", unit="batch",
-                              file=sys.stderr):
-                batch = batch_pairs(model, [examples[i] for i in order[start:start + batch_size]], pad_id)
-                parts.append(concatenated_forward(model, batch))
+            for b in tqdm(range(distributed.rank(), len(starts), distributed.world_size()), desc="reference log-probs",
+                          unit="batch", file=sys.stderr, disable=not distributed.is_main()):
+                batch = batch_pairs(model, [examples[i] for i in order[starts[b]:starts[b] + batch_size]], pad_id)
+                mine[b] = concatenated_forward(model, batch)
+    if distributed.active():  # to the CPU to travel; the single process keeps them on the device until the end
+        mine = {b: tuple(logps.to("cpu") for logps in part) for b, part in mine.items()}
+    parts = distributed.gather_in_order(mine, len(starts))
     position = torch.tensor(order)
     out = []
     for side in range(len(_SIDES)):

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import distributed
 from .config import TrainConfig
 from .data import IGNORE_INDEX, PreferencePair, Truncation, read_pairs, tokenize_pairs
 from .files import file_sha256, write_text
@@ -28,7 +29,7 @@ from .loss import REFERENCE_FREE, SMOOTHED
 from .models import cache_root, load_model, model_identity
 from .precision import configure_device
 from .reference import reference_logps
-from .tracking import MetricsLog, plot_curves
+from .tracking import MetricsLog, NullLog, plot_curves
 from .trainer import fit
 
 @dataclass(frozen=True)
@@ -115,13 +116,13 @@ def run_training(cfg: TrainConfig, plan: DataPlan | None = None) -> Path:
 def start_run(cfg: TrainConfig) -> tuple[TrainConfig, Path, torch.device]:
     """(cfg with its run folder in `out`, the run folder, the device); refuses to start over an existing run
     unless resuming; seeds every RNG."""
+    device = distributed.setup(cfg.dist, cfg.device) or resolve_device(cfg.device)
     name = cfg.strategy if cfg.algo == "dpo" else f"{cfg.algo}-{cfg.strategy}"
-    run_dir = Path(cfg.resume or cfg.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir = Path(distributed.broadcast(cfg.resume or cfg.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"))
     if not cfg.resume and (run_dir / "checkpoints").exists():
         raise FileExistsError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
     cfg = dataclasses.replace(cfg, out=str(run_dir))
     seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
     configure_device(device)
     return cfg, run_dir, device
 
@@ -166,18 +167,25 @@ def make_trainable(model, cfg: TrainConfig) -> None:
 
 
 def open_log(run_dir: Path, cfg: TrainConfig) -> MetricsLog:
+    """metrics.jsonl and W&B on rank 0; the other ranks' metrics (the same, reduced) go nowhere."""
+    if not distributed.is_main():
+        return NullLog(run_dir)
     return MetricsLog(run_dir, wandb_project=cfg.wandb_project if cfg.wandb else "", wandb_run_name=cfg.wandb_run_name,
                       config=dataclasses.asdict(cfg), resume=bool(cfg.resume))
 
 
 def save_policy(model, tokenizer, cfg: TrainConfig, run_dir: Path) -> None:
-    """adapter/ (PEFT format) or model/ (full fine-tune), and curves.png."""
-    if cfg.full_finetune:
-        model.save_pretrained(run_dir / "model")
-        tokenizer.save_pretrained(run_dir / "model")
-    else:
-        save_adapter(model, run_dir / "adapter", base_model_name=cfg.model)
-    plot_curves([run_dir], run_dir / "curves.png")
+    """adapter/ (PEFT format) or model/ (full fine-tune), and curves.png, written by rank 0; an FSDP model's
+    full state is gathered to rank 0's CPU first (every rank takes part)."""
+    full = distributed.full_state(model, trainable_only=not cfg.full_finetune) if distributed.is_sharded(model) else None
+    if distributed.is_main():
+        if cfg.full_finetune:
+            model.save_pretrained(run_dir / "model", state_dict=full)
+            tokenizer.save_pretrained(run_dir / "model")
+        else:
+            save_adapter(model, run_dir / "adapter", base_model_name=cfg.model, weights=full)
+        plot_curves([run_dir], run_dir / "curves.png")
+    distributed.barrier()
 
 
 def response_tokens(examples: list[dict]) -> int:
@@ -232,6 +240,8 @@ def write_run_config(run_dir: Path, cfg: TrainConfig, model, data: dict) -> None
     """Write config.json; on --resume, check the data is what the run started with and append to `resumes`
     instead of overwriting the original record."""
     import transformers
+    if not distributed.is_main():
+        return
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "config.json"
     session = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "git": git_commit(), "command": sys.argv}

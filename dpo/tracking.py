@@ -65,6 +65,18 @@ class MetricsLog:
             self.wandb.finish()
 
 
+class NullLog(MetricsLog):
+    """The log of a rank other than 0 under torchrun: its metrics (the same, reduced over the ranks) are dropped."""
+    def __init__(self, run_dir: Path):
+        self.path, self.wandb = Path(run_dir) / "metrics.jsonl", None
+
+    def truncate_after(self, step: int) -> None:
+        pass
+
+    def log(self, metrics: dict, step: int) -> None:
+        pass
+
+
 def read_metrics(run_dir: Path) -> list[dict]:
     path = Path(run_dir) / "metrics.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []

@@ -27,9 +27,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from . import distributed
 from .config import TrainConfig
 from .data import PackedPairs, batch_order, collate
-from .files import atomic_folder
 from .logprobs import SequenceLogps, batch_pairs, concatenated_forward
 from .loss import REFERENCE_FREE, preference_loss
 from .models import eval_mode
@@ -143,30 +143,38 @@ DPO_SUMMARY = ("loss", "eval/loss", "eval/rewards/accuracies", "eval/rewards/mar
 
 def train_step(model, batches: list[list[int]], train_examples: Sequence[dict], ref_train: ReferenceLogps | None,
                cfg: TrainConfig, pad_id: int, device: torch.device, optimizer, scaler, params,
-               loss_fn: LossFn | None = None) -> dict:
+               loss_fn: LossFn | None = None, run: distributed.Runner = distributed.single) -> dict:
     """One optimizer step over micro-batches; each micro-batch's mean loss is weighted by its share of the
     step's pairs, so the step's gradient is that of the mean loss over all its pairs. loss_fn: pair_loss.
     Metrics stay on the device until optimizer_step brings them over in one transfer, where a non-finite
-    loss stops the step before the update."""
+    loss stops the step before the update.
+
+    Under torchrun (`run` from dpo.distributed.parallelize), `batches` is the global step and each rank
+    takes its shard of every micro-batch, weighted by N x its share of the step's pairs (the ranks' gradients
+    are averaged); the metrics are summed over the ranks, so every rank sees the global step's."""
     loss_fn = loss_fn or pair_loss
     optimizer.zero_grad(set_to_none=True)
     n_pairs = sum(len(idx) for idx in batches)
+    world = distributed.world_size()
     sums: dict[str, torch.Tensor] = {}
     step_loss = torch.zeros((), device=device)  # the loss backpropagated, which the check must see
     tokens = 0
-    for idx in batches:
-        examples = [train_examples[i] for i in idx]
-        batch = make_batch(model, examples, pad_id, device, loss_fn)
-        with autocast(device, cfg.precision):
-            loss, m = loss_fn(model, batch, ref_train.select(idx) if ref_train else None, cfg)
-        weight = len(idx) / n_pairs
-        scaler.scale(loss * weight).backward()
+    for k, global_idx in enumerate(batches):
+        idx, real = distributed.shard(global_idx)
+        batch = make_batch(model, [train_examples[i] for i in idx], pad_id, device, loss_fn)
+        reference = ref_train.select(idx) if ref_train else None
+        with distributed.gradient_sync(run, sync=k == len(batches) - 1):
+            with autocast(device, cfg.precision):
+                loss, m = run(lambda: loss_fn(model, batch, reference, cfg))
+            weight = real / n_pairs
+            scaler.scale(loss * (weight * world)).backward()
         step_loss = step_loss + loss.detach().float() * weight
-        for k, v in m.items():
-            sums[k] = sums.get(k, 0.0) + v.float() * weight
-        tokens += sum(len(ex["chosen_input_ids"]) + len(ex["rejected_input_ids"]) for ex in examples)
-    return {**optimizer_step(optimizer, scaler, params, cfg.max_grad_norm, {**sums, "loss": step_loss}),
-            "tokens": tokens}
+        for key, v in m.items():
+            sums[key] = sums.get(key, 0.0) + v.float() * weight
+        tokens += sum(len(train_examples[i]["chosen_input_ids"]) + len(train_examples[i]["rejected_input_ids"])
+                      for i in global_idx)
+    return {**optimizer_step(optimizer, scaler, params, cfg.max_grad_norm,
+                             distributed.global_sum({**sums, "loss": step_loss})), "tokens": tokens}
 
 
 def make_batch(model, examples: Sequence[dict], pad_id: int, device: torch.device,
@@ -190,8 +198,8 @@ def optimizer_step(optimizer, scaler, params, max_grad_norm: float, metrics: dic
     update, and a non-finite metrics["loss"] raises TrainingDiverged there."""
     scaler.unscale_(optimizer)
     metrics = metrics or {}
-    *values, grad_norm = torch.stack([*(v.float() for v in metrics.values()),
-                                      torch.nn.utils.clip_grad_norm_(params, max_grad_norm).float()]).tolist()
+    norm = distributed.local_value(torch.nn.utils.clip_grad_norm_(params, max_grad_norm))
+    *values, grad_norm = torch.stack([*(v.float() for v in metrics.values()), norm.float()]).tolist()
     out = dict(zip(metrics, values))
     if not math.isfinite(out.get("loss", 0.0)):
         raise TrainingDiverged(f"loss is {out['loss']}")
@@ -229,18 +237,20 @@ def fit(model: torch.nn.Module, cfg: TrainConfig, *, train_examples: Sequence[di
         raise ValueError(f"loss {cfg.loss!r} needs reference log-probs")
     loss_fn = loss_fn or pair_loss
     steps = total_steps(len(train_examples), cfg)
+    run = distributed.parallelize(model, cfg.dist, cfg.precision, device)  # before the optimizer: FSDP shards
     params, optimizer, scheduler = make_optimizer(model, cfg, device, steps)
     scaler = grad_scaler(device, cfg.precision)
     lengths = [len(ex["chosen_input_ids"]) + len(ex["rejected_input_ids"]) for ex in train_examples]
 
     def step(state: TrainState) -> tuple[dict, TrainState]:
         batches, epoch, position = next_step_batches(lengths, cfg, state)
-        out = train_step(model, batches, train_examples, ref_train, cfg, pad_id, device, optimizer, scaler, params, loss_fn)
+        out = train_step(model, batches, train_examples, ref_train, cfg, pad_id, device, optimizer, scaler, params,
+                         loss_fn, run)
         return out, dataclasses.replace(state, epoch=epoch, position=position)
 
     return train_loop(model, cfg, steps=steps, run_dir=run_dir, optimizer=optimizer, scheduler=scheduler,
                       scaler=scaler, step=step, log=log or MetricsLog(run_dir), show=show, summary=summary,
-                      evaluate=lambda: evaluate_pairs(model, eval_examples, ref_eval, cfg, pad_id, device, loss_fn))
+                      evaluate=lambda: evaluate_pairs(model, eval_examples, ref_eval, cfg, pad_id, device, loss_fn, run))
 
 
 def train_loop(model: torch.nn.Module, cfg: TrainConfig, *, steps: int, run_dir: Path, optimizer, scheduler, scaler,
@@ -266,7 +276,9 @@ def train_loop(model: torch.nn.Module, cfg: TrainConfig, *, steps: int, run_dir:
     model.train()
     metrics: dict = {}
     first_step, started, skips_in_a_row = state.step, time.perf_counter(), 0
-    bar = tqdm(total=steps, initial=state.step, desc="train", unit="step", dynamic_ncols=True)
+    bar = tqdm(total=steps, initial=state.step, desc="train", unit="step", dynamic_ncols=True,
+               disable=not distributed.is_main())
+    device = next(model.parameters()).device
     try:
         with DeferredInterrupt() as interrupt:
             while state.step < steps:
@@ -292,16 +304,17 @@ def train_loop(model: torch.nn.Module, cfg: TrainConfig, *, steps: int, run_dir:
                 log.log(metrics, state.step)
                 bar.update()
                 bar.set_postfix({label: f"{out[key]:.4f}" for label, key in show.items()} | {"s_per_step": f"{elapsed:.2f}"})
-                if state.step % cfg.save_every == 0 or state.step == steps or interrupt.requested:
+                interrupted = distributed.any_rank(interrupt.requested, device)  # all ranks stop together
+                if state.step % cfg.save_every == 0 or state.step == steps or interrupted:
                     save_checkpoint(ckpt_dir, model, optimizer, scheduler, scaler, state, cfg)
-                if interrupt.requested:
+                if interrupted:
                     bar.write(f"interrupted: saved step {state.step}; continue with --resume {run_dir}")
                     raise KeyboardInterrupt
     finally:
         bar.close()
     model.eval()
     done, wall = state.step - first_step, time.perf_counter() - started
-    if done:
+    if done and distributed.is_main():
         said = ", ".join(f"{k} {metrics[k]:.4f}" for k in summary if k in metrics)
         print(f"trained {done} steps in {wall:.1f} s ({wall / done:.2f} s/step); {said}", file=sys.stderr)
     return metrics
@@ -309,20 +322,26 @@ def train_loop(model: torch.nn.Module, cfg: TrainConfig, *, steps: int, run_dir:
 
 @torch.no_grad()
 def evaluate_pairs(model, examples: Sequence[dict], ref: ReferenceLogps | None, cfg: TrainConfig,
-                   pad_id: int, device: torch.device, loss_fn: LossFn | None = None) -> dict:
-    """Loss and metrics of loss_fn (default pair_loss) on held-out pairs, averaged over pairs, under `eval/`."""
+                   pad_id: int, device: torch.device, loss_fn: LossFn | None = None,
+                   run: distributed.Runner = distributed.single) -> dict:
+    """Loss and metrics of loss_fn (default pair_loss) on held-out pairs, averaged over pairs, under `eval/`.
+    Under torchrun each rank scores its shard of every batch and the sums are reduced over the ranks."""
     loss_fn = loss_fn or pair_loss
     if not examples:
         return {}
     totals: dict[str, float] = {}
     with eval_mode(model):
         for start in range(0, len(examples), cfg.batch_size):
-            idx = list(range(start, min(start + cfg.batch_size, len(examples))))
+            idx, real = distributed.shard(list(range(start, min(start + cfg.batch_size, len(examples)))))
+            batch = make_batch(model, [examples[i] for i in idx], pad_id, device, loss_fn)
+            reference = ref.select(idx) if ref else None
             with autocast(device, cfg.precision):
-                _, m = loss_fn(model, make_batch(model, [examples[i] for i in idx], pad_id, device, loss_fn),
-                               ref.select(idx) if ref else None, cfg)
+                _, m = run(lambda: loss_fn(model, batch, reference, cfg))
             for k, v in m.items():
-                totals[k] = totals.get(k, 0.0) + float(v) * len(idx)
+                totals[k] = totals.get(k, 0.0) + float(v) * real
+    if distributed.active():
+        summed = distributed.global_sum({k: torch.tensor(v, dtype=torch.float64, device=device) for k, v in totals.items()})
+        totals = {k: float(v) for k, v in summed.items()}
     return {f"eval/{k}": v / len(examples) for k, v in totals.items()}
 
 
@@ -346,15 +365,24 @@ def set_rng_state(s: dict) -> None:
 
 
 def save_checkpoint(ckpt_dir: Path, model, optimizer, scheduler, scaler, state: TrainState, cfg: TrainConfig) -> Path:
-    """Write checkpoints/step-NNNNNN atomically (temporary folder, then rename); keep the newest few."""
+    """Write checkpoints/step-NNNNNN atomically (temporary folder, then rename); keep the newest few.
+    Under torchrun rank 0 writes it (DDP: every rank holds the same weights), except an FSDP run's weights and
+    optimizer state, which every rank writes as its shard into sharded/ (torch.distributed.checkpoint)."""
     final = ckpt_dir / f"step-{state.step:06d}"
-    with atomic_folder(final) as tmp:
-        save_file(trainable_state(model), tmp / "trainable.safetensors")
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(), "state": asdict(state), "rng": rng_state(), "config": asdict(cfg)},
-                   tmp / "training_state.pt")
-    for old in sorted(ckpt_dir.glob("step-*"))[: -cfg.keep_checkpoints]:
-        shutil.rmtree(old, ignore_errors=True)
+    sharded = distributed.is_sharded(model)
+    with distributed.shared_folder(final) as tmp:
+        if sharded:
+            distributed.save_sharded(tmp / "sharded", model, optimizer)
+        if distributed.is_main():
+            if not sharded:
+                save_file(trainable_state(model), tmp / "trainable.safetensors")
+            torch.save({"optimizer": None if sharded else optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                        "scaler": scaler.state_dict(), "state": asdict(state), "rng": rng_state(), "config": asdict(cfg)},
+                       tmp / "training_state.pt")
+    if distributed.is_main():
+        for old in sorted(ckpt_dir.glob("step-*"))[: -cfg.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+    distributed.barrier()
     return final
 
 
@@ -364,6 +392,22 @@ def latest_checkpoint(ckpt_dir: Path) -> Path | None:
 
 
 def load_checkpoint(path: Path, model, optimizer, scheduler, scaler) -> TrainState:
+    blob = torch.load(path / "training_state.pt", weights_only=False, map_location="cpu")
+    if (path / "sharded").is_dir():
+        if not distributed.is_sharded(model):
+            raise ValueError(f"checkpoint {path} is sharded (an FSDP run): resume it under torchrun with --dist fsdp")
+        distributed.load_sharded(path / "sharded", model, optimizer)
+    else:
+        load_trainable(path, model)
+        optimizer.load_state_dict(blob["optimizer"])
+    scheduler.load_state_dict(blob["scheduler"])
+    scaler.load_state_dict(blob["scaler"])
+    set_rng_state(blob["rng"])
+    return TrainState(**blob["state"])
+
+
+def load_trainable(path: Path, model) -> None:
+    """Copy a checkpoint's trainable.safetensors into the model's trainable parameters."""
     weights = load_file(path / "trainable.safetensors")
     params = dict(model.named_parameters())
     missing = [n for n, p in params.items() if p.requires_grad and n not in weights]
@@ -373,9 +417,3 @@ def load_checkpoint(path: Path, model, optimizer, scheduler, scaler) -> TrainSta
     with torch.no_grad():
         for name, tensor in weights.items():
             params[name].copy_(tensor)
-    blob = torch.load(path / "training_state.pt", weights_only=False, map_location="cpu")
-    optimizer.load_state_dict(blob["optimizer"])
-    scheduler.load_state_dict(blob["scheduler"])
-    scaler.load_state_dict(blob["scaler"])
-    set_rng_state(blob["rng"])
-    return TrainState(**blob["state"])

@@ -1,0 +1,121 @@
+"""Two CPU processes (gloo) against one: DDP and FSDP give the single process's adapter, an FSDP checkpoint
+resumes, the sharded reference pass writes the single process's cache; and the memory estimates."""
+import dataclasses
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from safetensors.torch import load_file
+
+from dpo import distributed
+from dpo.config import TrainConfig
+from dpo.run import run_training
+from dpo.tracking import read_metrics
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples" / "pairs.jsonl"
+WORLD = 2
+
+
+def config(tmp: Path, name: str, **kw) -> TrainConfig:
+    """9 pairs in micro-batches of 4 (4, 4, 1: rank 1's shard of the last is empty), 2 a step, across an
+    epoch's end; the pairs' lengths differ, so the ranks see different token counts."""
+    base = dict(model="tiny-random", data=[str(EXAMPLES)], eval_data=[str(EXAMPLES)], max_train_pairs=9,
+                max_eval_pairs=5, precision="fp32", batch_size=4, grad_accum=2, lr=1e-2, warmup_ratio=0.3,
+                max_steps=3, eval_every=100, save_every=1, keep_checkpoints=3, max_length=256,
+                max_prompt_length=128, lora_r=4, lora_alpha=8, lora_targets=["q_proj", "v_proj", "up_proj"],
+                out=str(tmp / name), cache_dir=str(tmp / f"cache-{name}"))
+    return TrainConfig(**{**base, **kw})
+
+
+def worker(rank: int, port: int, tmp: Path) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+    torch.set_num_threads(1)
+    try:
+        run_training(config(tmp, "ddp", dist="ddp"))
+        fsdp = config(tmp, "fsdp", dist="fsdp")
+        run_training(fsdp)
+        # the same run stopped after step 2: its last checkpoint and its adapter gone, then resumed
+        if distributed.is_main():
+            shutil.copytree(tmp / "fsdp", tmp / "fsdp-resumed")
+            shutil.rmtree(tmp / "fsdp-resumed" / "checkpoints" / "step-000003")
+            shutil.rmtree(tmp / "fsdp-resumed" / "adapter")
+        distributed.barrier()
+        run_training(dataclasses.replace(fsdp, out="", resume=str(tmp / "fsdp-resumed")))
+    finally:
+        distributed.teardown()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def adapter(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(run / "adapter" / "adapter_model.safetensors")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dist")
+    run_training(config(tmp, "single"))
+    mp.spawn(worker, args=(free_port(), tmp), nprocs=WORLD, join=True)
+    return tmp
+
+
+def test_ddp_and_fsdp_adapters_equal_the_single_process_one(runs):
+    single = adapter(runs / "single")
+    for mode in ("ddp", "fsdp"):
+        other = adapter(runs / mode)
+        assert other.keys() == single.keys()
+        for k in single:
+            torch.testing.assert_close(other[k], single[k], rtol=1e-5, atol=1e-6, msg=f"{mode}: {k}")
+        # B starts at zero and moved: the comparison is not of untrained adapters
+        assert any(single[k].abs().max() > 1e-3 for k in single if "lora_B" in k)
+        a, b = read_metrics(runs / "single"), read_metrics(runs / mode)
+        assert [r["step"] for r in b] == [1, 2, 3]  # logged once, by rank 0
+        for key in ("loss", "rewards/margins", "grad_norm"):
+            assert [r[key] for r in b] == pytest.approx([r[key] for r in a], rel=1e-4, abs=1e-6), (mode, key)
+        for key in ("eval/loss", "eval/rewards/margins"):  # at the last step
+            assert b[-1][key] == pytest.approx(a[-1][key], rel=1e-4, abs=1e-6), (mode, key)
+
+
+def test_fsdp_checkpoint_resumes_to_the_same_adapter(runs):
+    assert (runs / "fsdp" / "checkpoints" / "step-000003" / "sharded").is_dir()
+    straight, resumed = adapter(runs / "fsdp"), adapter(runs / "fsdp-resumed")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    assert [r["loss"] for r in read_metrics(runs / "fsdp-resumed")] == [r["loss"] for r in read_metrics(runs / "fsdp")]
+
+
+def test_sharded_reference_cache_equals_the_single_process_cache(runs):
+    single = sorted((runs / "cache-single" / "reference").glob("*.safetensors"))
+    sharded = sorted((runs / "cache-ddp" / "reference").glob("*.safetensors"))
+    assert [p.name for p in single] == [p.name for p in sharded] and len(single) == 2  # train and eval
+    for a, b in zip(single, sharded):
+        x, y = load_file(a), load_file(b)
+        assert all(torch.equal(x[k], y[k]) for k in x)
+
+
+def test_shard_and_gather_are_identities_in_one_process():
+    assert distributed.shard([5, 3, 9]) == ([5, 3, 9], 3)
+    assert distributed.gather_in_order({1: "b", 0: "a"}, 2) == ["a", "b"]
+    with pytest.raises(ValueError, match="--dist ddp for rm"):
+        TrainConfig(dist="fsdp", algo="rm")
+    with pytest.raises(ValueError, match="under torchrun"):
+        distributed.setup("ddp", "cpu")
+
+
+def test_memory_estimates_follow_the_formulas():
+    shape = distributed.SHAPES[1]  # 8B
+    full = distributed.memory_gib(shape, "full-ddp")
+    fsdp = distributed.memory_gib(shape, "full-fsdp", gpus=8)
+    lora = distributed.memory_gib(shape, "lora-ddp")
+    assert full > 16 * shape.params / 2 ** 30 > fsdp > lora / 8  # 16 B/param whole; FSDP shares the states
+    assert lora < full / 3
+    assert distributed.memory_gib(shape, "full-fsdp", gpus=16) < fsdp
+    assert "70B" in distributed.memory_table()
