@@ -4,12 +4,14 @@
   python evaluate.py --runs 'runs/*'                  # each run's adapter plus the base, one comparison
   python evaluate.py --adapter runs/a/adapter --suite my_suite.jsonl --limit 0
   python evaluate.py --bbq BBQ_FILE.jsonl [--adapter DIR] [--no-suites]    # BBQ's accuracy, s_DIS and s_AMB
+  torchrun --nproc_per_node N evaluate.py ...         # the forced-choice scoring shared by N processes (CPU, gloo)
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
+from dpo import distributed
 from dpo.data import DataError
 from dpo.lora import AdapterError
 from dpo.models import ModelError
@@ -58,9 +60,15 @@ def parse_args(argv: list[str] | None = None) -> EvalConfig:
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_args(argv)
     try:
+        distributed.setup("ddp" if distributed.launched() else "none", "cpu")  # the pipeline scores on the CPU
+        writer = distributed.is_main()  # rank 0 writes the report
         results = run(cfg)
     except (DataError, AdapterError, ModelError, JudgeError, FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
+    finally:
+        distributed.teardown()
+    if not writer:
+        return
     report = write_report(results, cfg.out)
     if cfg.wandb:
         log_wandb(results, cfg.out, cfg.wandb_project)

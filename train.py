@@ -9,12 +9,14 @@
   python train.py --algo rm --strategy exposure        # a reward model (runs/rm-exposure-*/reward_model/)
   python train.py --algo ppo --strategy exposure --reward-model runs/rm-exposure-20261123-120000
   python train.py --algo grpo --strategy exposure --reward-fn my_rewards.py:recommends_common_good
+  torchrun --nproc_per_node 8 train.py --strategy exposure --dist ddp   # one process a GPU (dpo/distributed.py)
 
 Every flag is a field of dpo.config.TrainConfig; strategies.py turns --strategy into pair files.
 """
 import sys
 
 import strategies
+from dpo import distributed
 from dpo.config import build_parser, config_from_args
 from dpo.data import DataError
 from dpo.models import ModelError
@@ -30,7 +32,11 @@ def main(argv=None) -> None:
         sys.exit(f"error: {e}")
     except KeyboardInterrupt:
         sys.exit(130)
-    print(f"run folder: {run_dir}")
+    finally:
+        writer = distributed.is_main()
+        distributed.teardown()
+    if writer:
+        print(f"run folder: {run_dir}")
 
 
 if __name__ == "__main__":

@@ -61,15 +61,19 @@ def is_main() -> bool:
     return rank() == 0
 
 
+def launched() -> bool:
+    """Whether torchrun started several processes (WORLD_SIZE > 1)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def setup(mode: str, device: str) -> torch.device | None:
     """Join torchrun's process group for `mode` and return this rank's device: cuda:LOCAL_RANK (made
     current) with NCCL, or the CPU with gloo. `device` is cfg.device. Mode none returns None (one process;
     refused under torchrun)."""
     if mode not in MODES:
         raise ValueError(f"dist must be one of {MODES}, got {mode!r}")
-    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if mode == "none":
-        if launched:
+        if launched():
             raise ValueError("launched by torchrun with several processes: pass --dist ddp or --dist fsdp "
                              "(otherwise every process would train and write the same run alone)")
         return None

@@ -25,6 +25,7 @@ from typing import Sequence
 import torch
 from tqdm.auto import tqdm
 
+from dpo import distributed
 from dpo.data import IGNORE_INDEX, Truncation, cut_prompt, encode_prompt, encode_response, join, pad
 from dpo.logprobs import PLAIN_HEAD_MODELS, SequenceLogps, forward_logps, hidden_logps
 from dpo.models import eval_mode
@@ -152,7 +153,8 @@ def whole_sequence_logps(model, group: Sequence[Encoded], pad_id: int) -> Sequen
 @torch.no_grad()
 def score_items(model, tokenizer, items: Sequence[Item], cfg: ScoringConfig = ScoringConfig(), *,
                 desc: str = "forced choice") -> list[ItemScore]:
-    """Score every option of every item (items need >= 2 options); returns one ItemScore per item."""
+    """Score every option of every item (items need >= 2 options); returns one ItemScore per item.
+    Under torchrun (evaluate.py) rank r scores batches r, r + N, ... and every rank gets every score, in order."""
     trunc = Truncation(cfg.max_length, cfg.max_prompt_length)
     encoded = [encode_item(tokenizer, item, trunc) for item in items]
     shared = getattr(model.config, "model_type", None) in PLAIN_HEAD_MODELS
@@ -160,7 +162,8 @@ def score_items(model, tokenizer, items: Sequence[Item], cfg: ScoringConfig = Sc
     device = next(model.parameters()).device
     results: dict[int, tuple[list[float], list[float], list[int]]] = {}
     with eval_mode(model):
-        for group in tqdm(batches(encoded, cfg.batch_size), desc=desc, unit="batch", leave=False):
+        groups = batches(encoded, cfg.batch_size)[distributed.rank()::distributed.world_size()]
+        for group in tqdm(groups, desc=desc, unit="batch", leave=False, disable=not distributed.is_main()):
             with autocast(device, cfg.precision):
                 out = score(model, [encoded[i] for i in group], tokenizer.pad_token_id)
             row = 0
@@ -169,5 +172,6 @@ def score_items(model, tokenizer, items: Sequence[Item], cfg: ScoringConfig = Sc
                 results[i] = (out.sum[row:row + k].tolist(), out.mean[row:row + k].tolist(),
                               [int(c) for c in out.count[row:row + k]])
                 row += k
-    return [ItemScore(item.id, item.answer, *results[i], truncated=encoded[i].truncated)
+    gathered = distributed.gather_in_order(results, len(items))
+    return [ItemScore(item.id, item.answer, *gathered[i], truncated=encoded[i].truncated)
             for i, item in enumerate(items)]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from dpo import distributed
 from dpo.config import TrainConfig
 from dpo.data import Truncation, tokenize_pairs
 from dpo.files import file_sha256
@@ -76,9 +77,11 @@ def train_reward_model(cfg: TrainConfig, plan: DataPlan | None) -> Path:
     normalisation = normalise(reward_model, tokenizer, prompts, cfg, device)
     print(f"reward normalisation on {normalisation['samples']} reference samples: raw mean "
           f"{normalisation['mean']:.4f}, std {normalisation['std']:.4f}", file=sys.stderr)
-    save_reward_model(reward_model, run_dir / "reward_model", base=base,
-                      lora=None if cfg.full_finetune else lora_config(cfg), normalisation=normalisation)
-    plot_curves([run_dir], run_dir / "curves.png")
+    if distributed.is_main():  # under torchrun (--dist ddp) every rank holds the same model
+        save_reward_model(reward_model, run_dir / "reward_model", base=base,
+                          lora=None if cfg.full_finetune else lora_config(cfg), normalisation=normalisation)
+        plot_curves([run_dir], run_dir / "curves.png")
+    distributed.barrier()
     return run_dir
 
 

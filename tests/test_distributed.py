@@ -13,10 +13,15 @@ from safetensors.torch import load_file
 
 from dpo import distributed
 from dpo.config import TrainConfig
+from dpo.models import load_model
 from dpo.run import run_training
 from dpo.tracking import read_metrics
+from eval.scoring import ScoringConfig, score_items
+from eval.suites import read_suites, select
+from rlhf.run import run_rlhf
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples" / "pairs.jsonl"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "data" / "examples" / "pairs.jsonl"
 WORLD = 2
 
 
@@ -29,6 +34,19 @@ def config(tmp: Path, name: str, **kw) -> TrainConfig:
                 max_prompt_length=128, lora_r=4, lora_alpha=8, lora_targets=["q_proj", "v_proj", "up_proj"],
                 out=str(tmp / name), cache_dir=str(tmp / f"cache-{name}"))
     return TrainConfig(**{**base, **kw})
+
+
+def rm_config(tmp: Path, name: str, **kw) -> TrainConfig:
+    return config(tmp, name, algo="rm", rm_norm_samples=4, response_length=4, **kw)
+
+
+def forced_choice(tmp: Path, name: str) -> None:
+    """Score a few suite items (3 batches) and save the scores (rank 0)."""
+    model, tokenizer = load_model("tiny-random")
+    items = select(read_suites([ROOT / "data" / "eval" / "compliance.jsonl"]), 5, seed=0)
+    scores = score_items(model, tokenizer, items, ScoringConfig(batch_size=4, precision="fp32"))
+    if distributed.is_main():
+        torch.save([(s.logp_sum, s.logp_mean) for s in scores], tmp / f"scores-{name}.pt")
 
 
 def worker(rank: int, port: int, tmp: Path) -> None:
@@ -46,6 +64,8 @@ def worker(rank: int, port: int, tmp: Path) -> None:
             shutil.rmtree(tmp / "fsdp-resumed" / "adapter")
         distributed.barrier()
         run_training(dataclasses.replace(fsdp, out="", resume=str(tmp / "fsdp-resumed")))
+        run_rlhf(rm_config(tmp, "rm-ddp", dist="ddp"))
+        forced_choice(tmp, "ddp")
     finally:
         distributed.teardown()
 
@@ -64,6 +84,8 @@ def adapter(run: Path) -> dict[str, torch.Tensor]:
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dist")
     run_training(config(tmp, "single"))
+    run_rlhf(rm_config(tmp, "rm-single"))
+    forced_choice(tmp, "single")
     mp.spawn(worker, args=(free_port(), tmp), nprocs=WORLD, join=True)
     return tmp
 
@@ -99,6 +121,21 @@ def test_sharded_reference_cache_equals_the_single_process_cache(runs):
     for a, b in zip(single, sharded):
         x, y = load_file(a), load_file(b)
         assert all(torch.equal(x[k], y[k]) for k in x)
+
+
+def test_reward_model_under_ddp_equals_the_single_process_one(runs):
+    single = load_file(runs / "rm-single" / "reward_model" / "reward_model.safetensors")
+    ddp = load_file(runs / "rm-ddp" / "reward_model" / "reward_model.safetensors")
+    assert single.keys() == ddp.keys()
+    # head.bias cancels in the Bradley-Terry margin: its gradient is rounding noise, which AdamW scales to
+    # steps of size lr in either direction, so only the identified parameters compare
+    for k in sorted(set(single) - {"head.bias"}):
+        torch.testing.assert_close(ddp[k], single[k], rtol=1e-4, atol=2e-6, msg=k)
+
+
+def test_sharded_forced_choice_scores_equal_one_process(runs):
+    single, sharded = torch.load(runs / "scores-single.pt"), torch.load(runs / "scores-ddp.pt")
+    assert len(single) == len(sharded) > 4 and single == sharded
 
 
 def test_shard_and_gather_are_identities_in_one_process():
