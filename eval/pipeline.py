@@ -15,6 +15,7 @@ import dataclasses
 import glob
 import json
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,9 +82,21 @@ def adapter_folder(path: str) -> Path:
     raise FileNotFoundError(f"{path}: neither an adapter folder (adapter_config.json) nor a run folder with adapter/")
 
 
+def policy_runs(pattern: str) -> list[str]:
+    """The run folders matching a glob pattern, without reward-model runs (reward_model/, no adapter/: they
+    score answers, they do not write them), each skipped with a note."""
+    out = []
+    for path in sorted(glob.glob(pattern)):
+        if (Path(path) / "reward_model").is_dir() and not (Path(path) / "adapter").is_dir():
+            print(f"{path}: a reward model's run, not evaluated (no adapter/)", file=sys.stderr)
+            continue
+        out.append(path)
+    return out
+
+
 def model_list(cfg: EvalConfig) -> list[tuple[str, Path | None]]:
     """[(name, adapter folder or None)]: the base first, then each adapter (named after its run folder)."""
-    paths = list(cfg.adapters) + [p for pattern in cfg.runs for p in sorted(glob.glob(pattern))]
+    paths = list(cfg.adapters) + [p for pattern in cfg.runs for p in policy_runs(pattern)]
     out: list[tuple[str, Path | None]] = [("base", None)]
     for path in paths:
         folder = adapter_folder(path)

@@ -352,3 +352,15 @@ def test_fact_items_are_marked_seen_by_the_training_pairs_rules():
     untouched = [item("f0", "q", ["a", "b"], 0, kind="fact", meta={"rule": "pay/history"})]
     pipeline.mark_seen(untouched, {"legends": [PreferencePair("p", "c", "r")]})  # no pair names a rule
     assert "seen" not in untouched[0].meta
+
+
+def test_runs_glob_skips_reward_model_runs(tmp_path, capsys):
+    from eval.pipeline import EvalConfig, model_list
+    for name, sub, config in (("dpo-run", "adapter", "adapter_config.json"), ("rm-run", "reward_model", "reward_config.json")):
+        (tmp_path / name / sub).mkdir(parents=True)
+        (tmp_path / name / sub / config).write_text("{}")
+    models = model_list(EvalConfig(runs=[str(tmp_path / "*")]))
+    assert [(n, f and f.parent.name) for n, f in models] == [("base", None), ("dpo-run", "dpo-run")]
+    assert "rm-run: a reward model's run, not evaluated" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="rm-run"):  # named explicitly, it is still an error
+        model_list(EvalConfig(adapters=[str(tmp_path / "rm-run")]))
