@@ -51,7 +51,7 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
@@ -484,15 +484,20 @@ def inference_copy(model: torch.nn.Module, precision: str) -> torch.nn.Module:
 
 @torch.inference_mode()
 def generate_ids(model, prompt_ids: list[list[int]], cfg: SamplingConfig, *, pad_id: int, stop_id: int,
-                 batch_size: int = 16, precision: str = "bf16", progress=None) -> list[list[int]]:
+                 batch_size: int = 16, precision: str = "bf16", progress=None,
+                 rows: Sequence[int] | None = None) -> list[list[int]]:
     """New token ids for each tokenized prompt (stop_id excluded: a row shorter than cfg.max_new_tokens
     stopped on it), `batch_size` rows decoding at once (continuous batching). Row i draws from
-    row_generator(cfg.seed, i), so a prompt's sample depends on neither the batch size nor the other prompts.
-    `progress` (optional) is called with 1 each time a prompt finishes."""
+    row_generator(cfg.seed, rows[i]) (rows default 0, 1, ...), so a prompt's sample depends on neither the
+    batch size nor the other prompts, and a shard of a batch (its rows' global positions) draws the batch's
+    samples. `progress` (optional) is called with 1 each time a prompt finishes."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     order = sorted(range(len(prompt_ids)), key=lambda i: len(prompt_ids[i]))  # similar lengths are admitted together
-    queue = [Request(prompt_ids[i], row_generator(cfg.seed, i), key=i) for i in reversed(order)]
+    rows = range(len(prompt_ids)) if rows is None else rows
+    if len(rows) != len(prompt_ids):
+        raise ValueError(f"{len(rows)} row positions for {len(prompt_ids)} prompts")
+    queue = [Request(prompt_ids[i], row_generator(cfg.seed, rows[i]), key=i) for i in reversed(order)]
     check_layout(model)
     net = inference_copy(model, precision)
     out: list[list[int]] = [[] for _ in prompt_ids]

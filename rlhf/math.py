@@ -8,28 +8,38 @@ from __future__ import annotations
 import torch
 
 
-def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
-    """sum(x * mask) / sum(mask), over `dim` or over everything."""
+def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None,
+                count: torch.Tensor | float | None = None) -> torch.Tensor:
+    """sum(x * mask) / sum(mask), over `dim` or over everything. Given `count` (everything only), the sum is
+    divided by it instead: a shard's part of the mean over a batch of `count` masked entries (summed over the
+    ranks, the shards' parts give the batch's mean)."""
     mask = mask.to(x.dtype)
     if dim is None:
-        return (x * mask).sum() / mask.sum().clamp(min=1)
+        total = mask.sum() if count is None else torch.as_tensor(count, dtype=x.dtype, device=x.device)
+        return (x * mask).sum() / total.clamp(min=1)
     return (x * mask).sum(dim) / mask.sum(dim).clamp(min=1)
 
 
-def masked_var(x: torch.Tensor, mask: torch.Tensor, unbiased: bool = True) -> torch.Tensor:
-    """Variance of the masked entries: mean((x - mean)^2) * n / (n - 1) (Bessel's correction when unbiased)."""
-    mean = masked_mean(x, mask)
-    var = masked_mean((x - mean) ** 2, mask)
-    n = mask.sum()
-    if unbiased and n > 1:
-        var = var * n / (n - 1)
-    return var
+def masked_moments(x: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What whitening needs of the masked entries of x, float64 0-dim tensors that add up over the shards of
+    a batch:  n = sum(mask),  s = sum(x * mask),  q = sum(x^2 * mask)."""
+    mask, x = mask.double(), x.double()
+    return {"n": mask.sum(), "s": (x * mask).sum(), "q": (x * x * mask).sum()}
 
 
-def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True, eps: float = 1e-8) -> torch.Tensor:
-    """(x - mean) / sqrt(var + eps) over the masked entries (unbiased var); with shift_mean=False the mean is
-    added back (rewards keep their sign, Huang et al. 2024). Entries outside the mask are returned as 0."""
-    mean, var = masked_mean(x, mask), masked_var(x, mask)
+def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True, eps: float = 1e-8,
+                  moments: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """(x - mean) / sqrt(var + eps) over the masked entries, from their moments (masked_moments: those of x,
+    or given, those summed over every shard of the batch, e.g. over the ranks by dpo.distributed.global_sum,
+    so that each shard is whitened by the whole batch's statistics):
+        mean = s / n,   var = (q - n mean^2) / (n - 1)  (unbiased; 0 for a single entry).
+    With shift_mean=False the mean is added back (rewards keep their sign, Huang et al. 2024). Entries
+    outside the mask are returned as 0."""
+    m = masked_moments(x, mask) if moments is None else moments
+    n = m["n"].clamp(min=1)
+    mean = m["s"] / n
+    var = ((m["q"] - n * mean ** 2) / (n - 1).clamp(min=1)).clamp(min=0)
+    mean, var = mean.to(x.dtype), var.to(x.dtype)
     out = (x - mean) * torch.rsqrt(var + eps)
     if not shift_mean:
         out = out + mean
