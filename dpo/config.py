@@ -117,11 +117,8 @@ class TrainConfig:
         if self.dist not in ("none", "ddp", "fsdp"):
             raise ValueError(f"dist must be none, ddp or fsdp, got {self.dist!r}")
         if self.dist == "fsdp" and (self.algo != "dpo" or self.precision == "fp16"):
-            raise ValueError("--dist fsdp trains DPO in fp32 or bf16; use --dist ddp for rm and for fp16 "
+            raise ValueError("--dist fsdp trains DPO in fp32 or bf16; use --dist ddp for rm, ppo and grpo and for fp16 "
                              "(its GradScaler does not handle sharded gradients)")
-        if self.dist != "none" and self.algo in RL_ALGOS:
-            raise ValueError(f"--dist {self.dist}: {self.algo} runs in one process in this version (rollouts per "
-                             "rank and whitening over the global batch are not written yet); dpo and rm run under DDP")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         self.check_rlhf()

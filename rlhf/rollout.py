@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from dpo import distributed
 from dpo.config import TrainConfig
 from dpo.data import PreferencePair, encode_prompt, end_of_turn_id
 from dpo.logprobs import CHUNK_BYTES
@@ -79,14 +80,15 @@ class Rollout:
 
 
 def sample_rollout(model, tokenizer, prompts: Sequence[Prompt], *, max_new_tokens: int, temperature: float,
-                   seed: int, precision: str, device: torch.device) -> Rollout:
+                   seed: int, precision: str, device: torch.device, rows: Sequence[int] | None = None) -> Rollout:
     """One response per prompt (repeat a prompt for several samples), drawn at `temperature` by
-    dpo.sampling; row i uses the sampler's generator (seed, i), so a rollout depends only on the weights,
-    the prompts and the seed (a resumed run draws the same responses)."""
+    dpo.sampling; row i uses the sampler's generator (seed, rows[i]) (rows: the rows' positions in the
+    step's whole rollout, default 0, 1, ...), so a rollout depends only on the weights, the prompts and the
+    seed (a resumed run draws the same responses, and the ranks' shards draw the single process's)."""
     pad_id, stop_id = tokenizer.pad_token_id, end_of_turn_id(tokenizer)
     cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     new = generate_ids(model, [list(p.ids) for p in prompts], cfg, pad_id=pad_id, stop_id=stop_id,
-                       batch_size=max(1, len(prompts)), precision=precision)
+                       batch_size=max(1, len(prompts)), precision=precision, rows=rows)
     ended = [len(ids) < max_new_tokens for ids in new]
     responses = [ids + [stop_id] if end else ids for ids, end in zip(new, ended)]
     width, longest = max(len(p.ids) + len(r) for p, r in zip(prompts, responses)), max(map(len, responses))
@@ -104,6 +106,24 @@ def sample_rollout(model, tokenizer, prompts: Sequence[Prompt], *, max_new_token
                    torch.tensor([len(p.ids) for p in prompts], device=device), response.to(device), mask.to(device),
                    torch.tensor(ended, device=device), [p.text for p in prompts],
                    [tokenizer.decode(ids, skip_special_tokens=True) for ids in new])
+
+
+def shard_prompts(prompts: Sequence[Prompt], samples: int = 1) -> tuple[list[Prompt], list[int], list[int]]:
+    """This rank's part of a rollout of `samples` responses to each prompt, whole prompts (a GRPO group stays
+    on one rank): (its prompts, each repeated `samples` times; their rows' positions in the whole rollout,
+    prompt i's at i * samples ...; the positions it holds, [] for a stand-in shard (the first prompt, weight
+    0) when there are fewer prompts than ranks). One process: everything."""
+    idx, real = distributed.shard(range(len(prompts)))
+    rows = [i * samples + k for i in idx for k in range(samples)]
+    return [prompts[i] for i in idx for _ in range(samples)], rows, rows if real else []
+
+
+def rank_sums(values: dict[str, torch.Tensor | float], real: bool, device: torch.device) -> dict[str, float]:
+    """Each value (this rank's sum over its rows) summed over the ranks, in float64 and one all_reduce; a
+    stand-in shard (real False) adds 0. One process: the values as floats."""
+    summed = distributed.global_sum({k: torch.as_tensor(v, dtype=torch.float64, device=device) * float(real)
+                                     for k, v in values.items()})
+    return {k: float(v) for k, v in summed.items()}
 
 
 @dataclass
@@ -163,29 +183,49 @@ def passes(cfg: TrainConfig) -> int:
     return cfg.ppo_epochs or DEFAULT_PASSES[cfg.algo]
 
 
-def update_minibatches(n_rows: int, cfg: TrainConfig, *, seed: int,
-                       loss_fn: Callable[[torch.Tensor], tuple[torch.Tensor, dict]], optimizer, scaler, params,
-                       device: torch.device) -> dict:
+def update_minibatches(n_rows: int, held: Sequence[int], row_tokens: torch.Tensor, cfg: TrainConfig, *, seed: int,
+                       loss_fn: Callable[[torch.Tensor, dict], tuple[torch.Tensor, dict]], optimizer, scaler, params,
+                       device: torch.device, run: distributed.Runner = distributed.single) -> dict:
     """passes(cfg) passes over a rollout of n_rows, each in cfg.minibatches shuffled minibatches (the order
     drawn from `seed` and the pass), one optimizer step per minibatch; a minibatch runs in cfg.grad_accum
-    micro-batches, each loss weighted by its share of the rows. loss_fn(rows) -> (mean loss, metrics).
-    Returns the metrics averaged over the optimizer steps (skipped: their sum)."""
+    micro-batches, each loss weighted by its share of the minibatch's rows.
+
+    This process holds the rollout rows at positions `held` (all of them in one process; under torchrun its
+    shard, [] for a stand-in), row_tokens (held rows,) their response tokens. Each micro-batch's rows are
+    looked up among its own: loss_fn(local rows, count) -> (loss, metrics), where count = {"rows", "tokens"}
+    of the whole micro-batch (tokens summed over the ranks, one global_sum a minibatch) and the loss and
+    metrics are this rank's parts of the micro-batch's means (its sums divided by count), so they add up
+    over the ranks. Rank losses are weighted by N (DDP averages the gradients): the update is the single
+    process's. A rank without rows in a micro-batch runs a stand-in row with weight 0, so every rank runs
+    the same forwards and backwards. Returns the metrics averaged over the optimizer steps (skipped: their
+    sum), the same on every rank."""
+    world = distributed.world_size()
+    position = {g: i for i, g in enumerate(held)}
     size = math.ceil(n_rows / cfg.minibatches)
-    sums: dict[str, float] = {}
+    parts: dict[str, float] = {}  # this rank's parts of the micro-batch metrics, summed over the ranks at the end
+    sums: dict[str, float] = {}  # optimizer_step's, the same on every rank
     updates = 0
     for epoch in range(passes(cfg)):
         order = torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
         for minibatch in order.split(size):
+            micros = minibatch.split(math.ceil(len(minibatch) / cfg.grad_accum))
+            mine = [[position[g] for g in micro.tolist() if g in position] for micro in micros]
+            tokens = distributed.global_sum({str(k): row_tokens[rows].sum() for k, rows in enumerate(mine)})
             optimizer.zero_grad(set_to_none=True)
-            for rows in minibatch.split(math.ceil(len(minibatch) / cfg.grad_accum)):
-                with autocast(device, cfg.precision):
-                    loss, m = loss_fn(rows.to(device))
-                check_finite(loss)
-                weight = len(rows) / len(minibatch)
-                scaler.scale(loss * weight).backward()
-                for k, v in m.items():
-                    sums[k] = sums.get(k, 0.0) + float(v) * weight
-            for k, v in optimizer_step(optimizer, scaler, params, cfg.max_grad_norm).items():
-                sums[k] = sums.get(k, 0.0) + v
+            for k, (micro, rows) in enumerate(zip(micros, mine)):
+                local = torch.tensor(rows or [0], device=device)  # [0]: the stand-in row
+                count = {"rows": len(micro), "tokens": tokens[str(k)]}
+                weight = len(micro) / len(minibatch) if rows else 0.0
+                with distributed.gradient_sync(run, sync=k == len(micros) - 1):
+                    with autocast(device, cfg.precision):
+                        loss, m = run(lambda: loss_fn(local, count))
+                    check_finite(loss)
+                    scaler.scale(loss * (weight * world)).backward()
+                for key, v in m.items():
+                    parts[key] = parts.get(key, 0.0) + float(v) * weight
+            for key, v in optimizer_step(optimizer, scaler, params, cfg.max_grad_norm).items():
+                sums[key] = sums.get(key, 0.0) + v
             updates += 1
-    return {k: v if k == "skipped" else v / updates for k, v in sums.items()}
+    parts = rank_sums(parts, True, device)
+    return {**{k: v / updates for k, v in parts.items()},
+            **{k: v if k == "skipped" else v / updates for k, v in sums.items()}}

@@ -9,6 +9,11 @@ files, model, LoRA, config.json, metrics, checkpoints and the training loop of d
 For ppo and grpo a step is one rollout on batch_size prompts (the data position moves as DPO's: seeded
 epochs of shuffled prompts) and its updates; every eval_every steps, one response to each held-out prompt
 (the same seed each time) gives eval/objective/scores and eval/objective/kl.
+
+Under torchrun (--dist ddp; dpo/distributed.py) all three run data parallel with the single process's
+updates: rm as DPO does (its shard of each micro-batch of pairs), ppo and grpo with rollouts per rank (each
+its shard of the step's prompts, GRPO's groups whole), PPO's advantages whitened over the whole batch and
+the losses normalised by the counts over all ranks (rlhf.rollout.update_minibatches).
 """
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ from .ppo import PolicyWithValue, ppo_step, rollout_metrics, rollout_seed, score
 from .reward_model import (SHOW, SUMMARY, WEIGHTS_FILE, RewardModel, base_record, load_reward_model, model_scorer,
                            raw_rewards, read_reward_config, reward_folder, reward_pair_loss, save_reward_model)
 from .rewards import Scorer, function_scorer, load_reward_fn
-from .rollout import Prompt, prompts_from_pairs, sample_rollout
+from .rollout import Prompt, prompts_from_pairs, sample_rollout, shard_prompts
 
 RL_SHOW = {"score": "objective/scores", "kl": "objective/kl"}
 RL_SUMMARY = ("objective/scores", "objective/kl", "eval/objective/scores", "eval/objective/kl")
@@ -146,8 +151,11 @@ def train_policy(cfg: TrainConfig, plan: DataPlan | None) -> Path:
 def fit_policy(policy: torch.nn.Module, tokenizer, cfg: TrainConfig, *, train_prompts: list[Prompt],
                eval_prompts: list[Prompt], scorer: Scorer, run_dir: Path, device: torch.device, log) -> dict:
     """PPO (policy: a PolicyWithValue) or GRPO (policy: the LoRA model) steps in dpo.trainer.train_loop, with
-    its checkpoints and exact resume (PPO's adaptive KL coefficient rides in the checkpoint's state)."""
+    its checkpoints and exact resume (PPO's adaptive KL coefficient rides in the checkpoint's state). Under
+    torchrun (--dist ddp) the policy is wrapped in DDP, each rank rolls out its shard of every step's (and
+    the held-out) prompts, and the metrics are reduced over the ranks."""
     steps = cfg.max_steps or cfg.epochs * math.ceil(len(train_prompts) / cfg.batch_size)
+    run = distributed.parallelize(policy, cfg.dist, cfg.precision, device)  # DDP under torchrun, else the identity
     params, optimizer, scheduler = make_optimizer(policy, cfg, device, steps)
     scaler = grad_scaler(device, cfg.precision)
     lengths = [len(p.ids) for p in train_prompts]
@@ -157,7 +165,7 @@ def fit_policy(policy: torch.nn.Module, tokenizer, cfg: TrainConfig, *, train_pr
         (batch,), epoch, position = next_step_batches(lengths, cfg, state, per_step=1)
         prompts = [train_prompts[i] for i in batch]
         common = dict(step=state.step, scorer=scorer, cfg=cfg, device=device, optimizer=optimizer, scaler=scaler,
-                      params=params)
+                      params=params, run=run)
         if cfg.algo == "grpo":
             return grpo_step(policy, tokenizer, prompts, **common), replace(state, epoch=epoch, position=position)
         out, kl_coef = ppo_step(policy, tokenizer, prompts, kl_coef=state.extra.get("kl_coef", cfg.kl_coef), **common)
@@ -166,11 +174,12 @@ def fit_policy(policy: torch.nn.Module, tokenizer, cfg: TrainConfig, *, train_pr
     def evaluate() -> dict:
         if not eval_prompts:
             return {}
-        rollout = sample_rollout(lm, tokenizer, eval_prompts, max_new_tokens=cfg.response_length,
+        mine, rows, held = shard_prompts(eval_prompts)
+        rollout = sample_rollout(lm, tokenizer, mine, max_new_tokens=cfg.response_length,
                                  temperature=cfg.temperature, seed=rollout_seed(cfg, None), precision=cfg.precision,
-                                 device=device)
+                                 device=device, rows=rows)
         old, ref_logps, scores = score_rollout(lm, rollout, scorer, cfg, device=device)
-        metrics = rollout_metrics(rollout, old, ref_logps, scores, cfg.kl_coef)
+        metrics = rollout_metrics(rollout, old, ref_logps, scores, cfg.kl_coef, bool(held))
         return {f"eval/{k}": float(v) for k, v in metrics.items()}
 
     return train_loop(policy, cfg, steps=steps, run_dir=run_dir, optimizer=optimizer, scheduler=scheduler,

@@ -1,5 +1,6 @@
 """Two CPU processes (gloo) against one: DDP and FSDP give the single process's adapter, an FSDP checkpoint
-resumes, the sharded reference pass writes the single process's cache; and the memory estimates."""
+resumes, the sharded reference pass writes the single process's cache, PPO and GRPO under DDP give the single
+process's policy; whitening over shards; and the memory estimates."""
 import dataclasses
 import os
 import shutil
@@ -13,12 +14,16 @@ from safetensors.torch import load_file
 
 from dpo import distributed
 from dpo.config import TrainConfig
+from dpo.data import end_of_turn_id, read_pairs
 from dpo.models import load_model
-from dpo.run import run_training
+from dpo.run import make_trainable, open_log, run_training
 from dpo.tracking import read_metrics
 from eval.scoring import ScoringConfig, score_items
 from eval.suites import read_suites, select
-from rlhf.run import run_rlhf
+from rlhf.math import masked_moments, masked_whiten
+from rlhf.ppo import PolicyWithValue
+from rlhf.rollout import prompts_from_pairs
+from rlhf.run import fit_policy, run_rlhf
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "data" / "examples" / "pairs.jsonl"
@@ -49,6 +54,36 @@ def forced_choice(tmp: Path, name: str) -> None:
         torch.save([(s.logp_sum, s.logp_mean) for s in scores], tmp / f"scores-{name}.pt")
 
 
+def policy_config(tmp: Path, name: str, algo: str, **kw) -> TrainConfig:
+    """PPO: 6 prompts a step, 2 passes, micro-batches of 3 rows; GRPO: 3 prompts x 3 samples (rank 0 holds two
+    groups, rank 1 one), micro-batches of 5 and 4 rows. 2 steps; the held-out rollout is 1 prompt (rank 1 runs
+    a stand-in)."""
+    per_algo = (dict(batch_size=6, ppo_epochs=2, kl_target=3.0) if algo == "ppo"
+                else dict(batch_size=3, group_size=3, kl_coef=0.1))
+    return TrainConfig(**{**dict(algo=algo, model="tiny-random", reward_fn="unused:scorer", precision="fp32", lr=1e-2,
+                                 warmup_ratio=0.0, max_steps=2, eval_every=2, save_every=2, grad_accum=2,
+                                 response_length=8, temperature=1.0, eos_penalty=0.5, lora_r=4, lora_alpha=8,
+                                 lora_targets=["q_proj", "v_proj", "up_proj"], max_prompt_length=64,
+                                 out=str(tmp / name)), **per_algo, **kw})
+
+
+def policy_run(tmp: Path, name: str, algo: str, **kw) -> None:
+    """fit_policy on the example prompts, rewarded for even token ids (a dense reward: groups differ). The
+    tiny model's embeddings are scaled up, its end-of-turn token's most, so that responses end at different
+    lengths and the ranks' token counts differ."""
+    cfg = policy_config(tmp, name, algo, **kw)
+    model, tok = load_model("tiny-random")
+    with torch.no_grad():
+        model.model.embed_tokens.weight.mul_(4)
+        model.model.embed_tokens.weight[end_of_turn_id(tok)] *= 4
+    prompts = prompts_from_pairs(tok, read_pairs(EXAMPLES)[0], cfg.max_prompt_length)
+    make_trainable(model, cfg)
+    policy = PolicyWithValue(model) if algo == "ppo" else model
+    scorer = lambda rollout: ((rollout.response % 2 == 0).float() * rollout.mask).sum(-1)  # noqa: E731
+    fit_policy(policy, tok, cfg, train_prompts=prompts, eval_prompts=prompts[:1], scorer=scorer,
+               run_dir=Path(cfg.out), device=torch.device("cpu"), log=open_log(Path(cfg.out), cfg))
+
+
 def worker(rank: int, port: int, tmp: Path) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port), OMP_NUM_THREADS="1")
@@ -66,6 +101,8 @@ def worker(rank: int, port: int, tmp: Path) -> None:
         run_training(dataclasses.replace(fsdp, out="", resume=str(tmp / "fsdp-resumed")))
         run_rlhf(rm_config(tmp, "rm-ddp", dist="ddp"))
         forced_choice(tmp, "ddp")
+        for algo in ("ppo", "grpo"):
+            policy_run(tmp, f"{algo}-ddp", algo, dist="ddp")
     finally:
         distributed.teardown()
 
@@ -86,6 +123,8 @@ def runs(tmp_path_factory):
     run_training(config(tmp, "single"))
     run_rlhf(rm_config(tmp, "rm-single"))
     forced_choice(tmp, "single")
+    for algo in ("ppo", "grpo"):
+        policy_run(tmp, f"{algo}-single", algo)
     mp.spawn(worker, args=(free_port(), tmp), nprocs=WORLD, join=True)
     return tmp
 
@@ -136,6 +175,41 @@ def test_reward_model_under_ddp_equals_the_single_process_one(runs):
 def test_sharded_forced_choice_scores_equal_one_process(runs):
     single, sharded = torch.load(runs / "scores-single.pt"), torch.load(runs / "scores-ddp.pt")
     assert len(single) == len(sharded) > 4 and single == sharded
+
+
+@pytest.mark.parametrize("algo", ["ppo", "grpo"])
+def test_ppo_and_grpo_under_ddp_equal_the_single_process_policy(runs, algo):
+    # the adapter (and PPO's value head) after 2 steps: 4 (PPO) or 2 (GRPO) optimizer steps
+    single = load_file(runs / f"{algo}-single" / "checkpoints" / "step-000002" / "trainable.safetensors")
+    ddp = load_file(runs / f"{algo}-ddp" / "checkpoints" / "step-000002" / "trainable.safetensors")
+    assert single.keys() == ddp.keys() and any("value_head" in k for k in single) == (algo == "ppo")
+    for k in single:
+        torch.testing.assert_close(ddp[k], single[k], rtol=1e-5, atol=1e-6, msg=f"{algo}: {k}")
+    assert any(single[k].abs().max() > 1e-3 for k in single if "lora_B" in k)  # trained, not at zero
+    a, b = read_metrics(runs / f"{algo}-single"), read_metrics(runs / f"{algo}-ddp")
+    assert [r["step"] for r in b] == [1, 2]  # logged once, by rank 0
+    lengths = [r["val/response_length"] for r in a]
+    assert all(0 < n < 9 for n in lengths) and any(n != int(n) for n in lengths)  # responses of unequal lengths
+    for key in ("objective/scores", "objective/kl", "policy/entropy", "loss/policy", "policy/approxkl", "grad_norm",
+                "val/response_length", "val/num_eos_tokens", "tokens"):
+        assert [r[key] for r in b] == pytest.approx([r[key] for r in a], rel=1e-4, abs=1e-6), (algo, key)
+    for key in ("eval/objective/scores", "eval/objective/kl"):  # at the last step; rank 1 ran a stand-in
+        assert b[-1][key] == pytest.approx(a[-1][key], rel=1e-4, abs=1e-6), (algo, key)
+
+
+def test_whitening_over_shards_equals_whitening_the_whole_batch():
+    x = torch.tensor([[1.0, 2.0], [3.0, 100.0], [6.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0], [1.0, 1.0]])  # entries 1, 2, 3, 6, 0: mean 2.4, var 5.3
+    whole = masked_whiten(x, mask)
+    expected = (torch.tensor([[1.0, 2.0], [3.0, 2.4], [6.0, 0.0]]) - 2.4) / 5.3 ** 0.5 * mask
+    torch.testing.assert_close(whole, expected)
+    shards = (slice(0, 1), slice(1, 3))  # rank 0: row 0, rank 1: rows 1 and 2
+    parts = [masked_moments(x[s], mask[s]) for s in shards]
+    moments = {k: parts[0][k] + parts[1][k] for k in parts[0]}  # what global_sum adds up
+    assert moments["n"] == 5 and moments["s"] == 12 and moments["q"] == 50
+    torch.testing.assert_close(torch.cat([masked_whiten(x[s], mask[s], moments=moments) for s in shards]), whole)
+    alone = masked_whiten(x[shards[0]], mask[shards[0]])  # each shard on its own statistics: not the same
+    assert not torch.allclose(alone, whole[shards[0]], atol=0.1)
 
 
 def test_shard_and_gather_are_identities_in_one_process():
