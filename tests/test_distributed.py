@@ -191,7 +191,7 @@ def test_ppo_and_grpo_under_ddp_equal_the_single_process_policy(runs, algo):
     lengths = [r["val/response_length"] for r in a]
     assert all(0 < n < 9 for n in lengths) and any(n != int(n) for n in lengths)  # responses of unequal lengths
     for key in ("objective/scores", "objective/kl", "policy/entropy", "loss/policy", "policy/approxkl", "grad_norm",
-                "val/response_length", "val/num_eos_tokens", "tokens"):
+                "val/response_length", "val/num_eos_tokens"):
         assert [r[key] for r in b] == pytest.approx([r[key] for r in a], rel=1e-4, abs=1e-6), (algo, key)
     for key in ("eval/objective/scores", "eval/objective/kl"):  # at the last step; rank 1 ran a stand-in
         assert b[-1][key] == pytest.approx(a[-1][key], rel=1e-4, abs=1e-6), (algo, key)
