@@ -84,6 +84,12 @@ def policy_run(tmp: Path, name: str, algo: str, **kw) -> None:
                run_dir=Path(cfg.out), device=torch.device("cpu"), log=open_log(Path(cfg.out), cfg))
 
 
+def grpo_train_config(tmp: Path, name: str, **kw) -> TrainConfig:
+    """GRPO through run_rlhf (train.py's path): 3 prompts x 2 samples a step, a reward file."""
+    return config(tmp, name, algo="grpo", reward_fn=f"{tmp / 'rewards.py'}:letters", batch_size=3, group_size=2,
+                  response_length=6, temperature=1.0, max_steps=2, save_every=2, eval_every=2, **kw)
+
+
 def worker(rank: int, port: int, tmp: Path) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port), OMP_NUM_THREADS="1")
@@ -103,6 +109,7 @@ def worker(rank: int, port: int, tmp: Path) -> None:
         forced_choice(tmp, "ddp")
         for algo in ("ppo", "grpo"):
             policy_run(tmp, f"{algo}-ddp", algo, dist="ddp")
+        run_rlhf(grpo_train_config(tmp, "grpo-run-ddp", dist="ddp"))
     finally:
         distributed.teardown()
 
@@ -125,6 +132,9 @@ def runs(tmp_path_factory):
     forced_choice(tmp, "single")
     for algo in ("ppo", "grpo"):
         policy_run(tmp, f"{algo}-single", algo)
+    (tmp / "rewards.py").write_text("def letters(prompts, completions):\n"
+                                    "    return [sum(ch.isalpha() for ch in c) for c in completions]\n")
+    run_rlhf(grpo_train_config(tmp, "grpo-run-single"))
     mp.spawn(worker, args=(free_port(), tmp), nprocs=WORLD, join=True)
     return tmp
 
@@ -195,6 +205,15 @@ def test_ppo_and_grpo_under_ddp_equal_the_single_process_policy(runs, algo):
         assert [r[key] for r in b] == pytest.approx([r[key] for r in a], rel=1e-4, abs=1e-6), (algo, key)
     for key in ("eval/objective/scores", "eval/objective/kl"):  # at the last step; rank 1 ran a stand-in
         assert b[-1][key] == pytest.approx(a[-1][key], rel=1e-4, abs=1e-6), (algo, key)
+
+
+def test_grpo_run_under_ddp_writes_the_single_process_adapter(runs):
+    single, ddp = adapter(runs / "grpo-run-single"), adapter(runs / "grpo-run-ddp")
+    assert single.keys() == ddp.keys()
+    for k in single:
+        torch.testing.assert_close(ddp[k], single[k], rtol=1e-5, atol=1e-6, msg=k)
+    assert any(single[k].abs().max() > 1e-3 for k in single if "lora_B" in k)
+    assert [r["step"] for r in read_metrics(runs / "grpo-run-ddp")] == [1, 2]
 
 
 def test_whitening_over_shards_equals_whitening_the_whole_batch():
