@@ -1,11 +1,12 @@
 """The evaluation of a base model and its adapters: every suite, every metric, one results dict.
 
 For each model (the base, then each adapter loaded onto a fresh copy of the base):
+  drift           (eval/drift.py) KL from the base and perplexity on neutral text
+  held-out pairs  (eval/heldout.py) DPO reward accuracy and margin on each strategy's test pairs (adapters only)
+  (an adapter is then merged into the weights: the rest needs no reference and runs at the base model's speed)
   forced choice   (eval/scoring.py) on compliance, fact, rigidity, bias and decision items -> per-item records
   open answers    (eval/open.py) generation, embedding judge, forced choice after the answer, proxies (+ LLM judge)
   BBQ             (eval/bbq.py) with --bbq FILE
-  drift           (eval/drift.py) KL from the base and perplexity on neutral text
-  held-out pairs  (eval/heldout.py) DPO reward accuracy and margin on each strategy's test pairs (adapters only)
 Then (eval/aggregate.py): runs grouped over seeds, the table's metrics with intervals, the cue-rule rows
 (eval/cues.py), paired comparisons with p-values; and the judges' agreement with the hand labels (eval/agreement.py).
 """
@@ -25,7 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from dpo.data import PreferencePair, read_pairs
-from dpo.lora import load_adapter
+from dpo.lora import load_adapter, merge_lora
 from dpo.models import load_encoder, load_model
 from eval import embedding
 from eval.aggregate import aggregate
@@ -183,6 +184,15 @@ def evaluate_model(model, tokenizer, items: list[Item], bbq: list, pairs: dict[s
     """Every metric of one model (see the module docstring), JSON-ready."""
     start = time.time()
     out: dict = {"adapter": str(adapter) if adapter else None, "records": []}
+    if items:
+        out["drift"] = drift(model, tokenizer, precision=cfg.precision)
+    if adapter is not None and pairs:
+        beta = run_beta(adapter, cfg.beta)
+        out["heldout"] = {name: dict(preference_metrics(model, tokenizer, p, beta=beta, precision=cfg.precision,
+                                                        seed=cfg.seed, desc=f"{name} test pairs"), beta=beta)
+                          for name, p in pairs.items()}
+    if adapter is not None:  # the rest runs the tuned model alone: adapters folded into the weights, no extra matmuls
+        merge_lora(model)
     scoring = ScoringConfig(cfg.batch_size, cfg.precision)
     choice = [item for item in items if item.options]
     if choice:
@@ -200,13 +210,6 @@ def evaluate_model(model, tokenizer, items: list[Item], bbq: list, pairs: dict[s
     if bbq:
         predictions = [s.choice("mean") for s in score_items(model, tokenizer, bbq_items(bbq), scoring, desc="BBQ")]
         out["bbq"] = dict(bbq_scores(bbq, predictions, cfg.seed), predictions=predictions)
-    if items:
-        out["drift"] = drift(model, tokenizer, precision=cfg.precision)
-    if adapter is not None and pairs:
-        beta = run_beta(adapter, cfg.beta)
-        out["heldout"] = {name: dict(preference_metrics(model, tokenizer, p, beta=beta, precision=cfg.precision,
-                                                        seed=cfg.seed, desc=f"{name} test pairs"), beta=beta)
-                          for name, p in pairs.items()}
     out["seconds"] = time.time() - start
     return plain(out)
 

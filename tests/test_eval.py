@@ -324,6 +324,21 @@ def test_evaluate_base_and_adapter_writes_report(tmp_path, monkeypatch):
     assert (out / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_an_adapter_is_scored_merged_with_the_scores_of_its_lora_layers(tmp_path):
+    model, tok = load_model("tiny-random")
+    inject_lora(model, LoRAConfig(r=2, alpha=4))
+    with torch.no_grad():
+        for layer in lora_layers(model).values():
+            layer.lora_B.weight.normal_(0, 0.3)
+    items = read_suite(FIXTURES / "compliance.jsonl")
+    with_layers = score_items(model, tok, items, ScoringConfig(precision="fp32"))
+    out = pipeline.evaluate_model(model, tok, items, [], {}, pipeline.EvalConfig(precision="fp32"), adapter=tmp_path)
+    assert not lora_layers(model)  # folded in after drift (which needs the adapters switched off)
+    assert out["drift"]["kl"] > 0
+    for rec, score in zip(out["records"], with_layers):
+        assert rec["logp_sum"] == pytest.approx(score.logp_sum, rel=1e-6)
+
+
 def test_evaluate_reports_a_malformed_suite(tmp_path):
     (tmp_path / "bad.jsonl").write_text(json.dumps(dict(GOOD, answer=5)) + "\n")
     with pytest.raises(SystemExit, match=r"bad\.jsonl:1: field 'answer'"):
