@@ -10,6 +10,7 @@
 Helpers for writing them:
   variant(base, **changes)   dataclasses.replace, or Unavailable when changes.algo is not installed here
   seeds(runs, (0, 1, 2))     each run once per seed, named NAME-seedS (the evaluation groups them back)
+  with_generated_legends(cfg, n)   cfg, or Unavailable until generate.py has written n legends
   run_folder("rm")           a string field pointing at another run's folder (e.g. reward_model), resolved
                              by the runner once that earlier run has finished
 """
@@ -55,6 +56,18 @@ def variant(base: TrainConfig, **changes) -> Run:
         like = dataclasses.replace(base, **{k: v for k, v in changes.items() if k in known})
         return Unavailable(f"algo {algo} not installed", like, algo)
     return dataclasses.replace(base, **changes)
+
+
+def with_generated_legends(cfg: TrainConfig, n: int) -> Run:
+    """cfg when `python generate.py` has written at least n legends (strategies.GENERATED_LEGENDS), else
+    Unavailable saying how to write them (not a `prepare` step: hours for the embedded model on a CPU)."""
+    from strategies import GENERATED_LEGENDS
+    written = sum(1 for line in GENERATED_LEGENDS.open(encoding="utf-8") if line.strip()) if GENERATED_LEGENDS.is_file() else 0
+    if written >= n:
+        return cfg
+    return Unavailable(f"{written} of {n} generated legends in {GENERATED_LEGENDS.name}: write them first with "
+                       f"`python generate.py --n {n}` (~8.5 h for 308 on 2 CPU cores: the 135M model keeps ~3% of its "
+                       f"drafts; minutes with --backend openai on a served model)", cfg, cfg.algo)
 
 
 def seeds(runs: dict[str, Run], values: tuple[int, ...] = (0, 1, 2)) -> dict[str, Run]:

@@ -9,7 +9,10 @@ Controls:
   tokens, matched by truncation: every response keeps at most max_response_length = 168 tokens (the exposure
   answers' mean; exposure ~148 after the cap, legends 168); legends as story+advice, so the recommendation
   comes first and survives the cap. legends_source.py compares full-length stories and the advice form.
-- Generated legends: as many as the authored corpus has (308), written first by the embedded model (prepare).
+- Generated legends: as many as the authored corpus has (308), written by the embedded model beforehand with
+  `python generate.py --n 308` (not a `prepare` step: on 2 CPU cores the 135M model keeps ~3% of its drafts,
+  0.6 legends a minute, ~8.5 h for 308; with `--backend openai` on a served larger model it takes minutes).
+  Until data/legends/legends.jsonl holds them the row is reported as unavailable, with that reason.
 - PPO and GRPO: the same reward data (one reward model, `rm`, trained on the exposure pairs of seed 0, shared by
   their seeds), prompts from the same exposure pairs, and the same compute as one DPO run: fewer prompts (so
   fewer steps) by their step cost relative to a DPO step (experiments/budget.py ALGO_FACTOR: set it from
@@ -19,24 +22,26 @@ Controls:
 
 Budget on 2 CPU cores (the dry run prints it, from measured step times once runs exist): 12 DPO runs of 32
 steps at ~6 s (~4 min each with their reference pass), a reward model and 6 PPO/GRPO runs of the same compute,
-19 evaluations of every item (~4.5 min each), and 308 legends written first: about 2.8 h. On a GPU, the flags in
-`gpu` below (the dry run prints the command); raise PAIRS for more data.
+16 evaluations of every item (~8 min each): about 3.3 h; the generated-legends row adds 3 runs,
+3 evaluations and the legends' writing. On a GPU, the flags in `gpu` below (the dry run prints the
+command); raise PAIRS for more data.
 """
 from dataclasses import replace
 
 from dpo.config import TrainConfig
 from experiments.budget import ALGO_FACTOR
-from experiments.spec import run_folder, seeds, variant
+from experiments.spec import run_folder, seeds, variant, with_generated_legends
 
 PAIRS = 128  # a DPO run: 32 steps of 4 pairs; the knob for more data (the RLHF budget follows it)
 GENERATED_LEGENDS = 308  # = the authored corpus
 
 base = TrainConfig(strategy="exposure", max_train_pairs=PAIRS)
 
+
 dpo = {
     "exposure": base,
     "legends-authored": replace(base, strategy="legends", legends_source="authored"),
-    "legends-generated": replace(base, strategy="legends", legends_source="generated"),
+    "legends-generated": with_generated_legends(replace(base, strategy="legends", legends_source="generated"), GENERATED_LEGENDS),
     "mixed": replace(base, strategy="mixed", mix=0.5),
 }
 rlhf = {algo: variant(base, algo=algo, reward_model=run_folder("rm"), max_train_pairs=round(PAIRS / ALGO_FACTOR[algo]))
@@ -44,5 +49,4 @@ rlhf = {algo: variant(base, algo=algo, reward_model=run_folder("rm"), max_train_
 
 runs = {**seeds(dpo), "rm": variant(base, algo="rm"), **seeds(rlhf)}
 evaluation = {"limit": 0}  # every item; the seed groups and paired tests are eval/aggregate.py's
-prepare = [["generate.py", "--n", str(GENERATED_LEGENDS)]]
 gpu = {"device": "cuda", "batch_size": 16, "epochs": 4}  # every run 4x the updates, in the same proportions

@@ -154,3 +154,16 @@ def test_shipped_experiments_load(name):
     assert len(seeds) >= (3 if name == "strategies" else 1)
     first = next(n for n, r in exp.runs.items() if isinstance(r, spec.TrainConfig))
     assert load_experiment(f"{REPO / 'experiments' / name}.py:{first}") == {first: exp.runs[first]}  # train.py --config
+
+
+def test_generated_legends_runs_wait_for_the_legends(tmp_path, monkeypatch):
+    import strategies
+    from dpo.config import TrainConfig
+    cfg = TrainConfig(strategy="legends", legends_source="generated")
+    monkeypatch.setattr(strategies, "GENERATED_LEGENDS", tmp_path / "legends.jsonl")
+    missing = spec.with_generated_legends(cfg, 3)
+    assert isinstance(missing, spec.Unavailable) and missing.reason.startswith("0 of 3 generated legends")
+    (tmp_path / "legends.jsonl").write_text('{"id": 1}\n{"id": 2}\n\n')
+    assert isinstance(spec.with_generated_legends(cfg, 3), spec.Unavailable)
+    (tmp_path / "legends.jsonl").write_text('{"id": 1}\n{"id": 2}\n{"id": 3}\n')
+    assert spec.with_generated_legends(cfg, 3) is cfg
