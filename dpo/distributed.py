@@ -104,6 +104,12 @@ def shard(indices: Sequence[int]) -> tuple[list[int], int]:
     return (mine, len(mine)) if mine else ([indices[0]], 0)
 
 
+def share(items: Sequence[T]) -> Sequence[T]:
+    """This rank's items of a list of independent work (evaluation prompts, batches): positions rank,
+    rank + N, ...; possibly none (no stand-in: evaluation runs no collective per item)."""
+    return items[rank()::world_size()]
+
+
 def global_sum(values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Every value (0-dim tensors on one device) summed over the ranks, in one all_reduce."""
     if not active() or not values:

@@ -512,11 +512,12 @@ def generate_ids(model, prompt_ids: list[list[int]], cfg: SamplingConfig, *, pad
 
 def generate(model, tokenizer, prompts: list[str | list[dict]], *, max_new_tokens: int, temperature: float = 0.0,
              top_p: float = 1.0, seed: int = 0, batch_size: int = 16, precision: str = "bf16",
-             system: str | None = None, progress=None) -> list[str]:
+             system: str | None = None, progress=None, rows: Sequence[int] | None = None) -> list[str]:
     """Decode a response for every prompt (chat template + assistant header, as in training) and return
-    the texts in prompt order. `progress` (optional) is called with 1 each time a prompt finishes."""
+    the texts in prompt order. `progress` (optional) is called with 1 each time a prompt finishes; `rows`:
+    the prompts' positions in a larger list they are a shard of (their samplers' seeds, see generate_ids)."""
     cfg = SamplingConfig(max_new_tokens, temperature, top_p, seed)
     encoded = [encode_prompt(tokenizer, p, system) for p in prompts]
     new = generate_ids(model, encoded, cfg, pad_id=tokenizer.pad_token_id, stop_id=end_of_turn_id(tokenizer),
-                       batch_size=batch_size, precision=precision, progress=progress)
+                       batch_size=batch_size, precision=precision, progress=progress, rows=rows)
     return [tokenizer.decode(ids, skip_special_tokens=True) for ids in new]

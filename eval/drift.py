@@ -5,6 +5,8 @@ through the training chat path (dpo.data.encode_prompt / encode_response / join)
   kl         = mean_t KL(pi_tuned(. | x, y_<t) || pi_base(. | x, y_<t)), the base being the same model under
                dpo.lora.adapters_disabled (no second copy); 0 for a model without adapters.
   perplexity = exp(-sum_t log pi(y_t | x, y_<t) / number of answer tokens).
+Under torchrun (evaluate.py) rank r runs batches r, r + N, ... and the three sums (KL, log-probs, tokens) are
+added over the ranks, so every rank returns the single process's numbers (up to the order of float64 sums).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from dpo import distributed
 from dpo.data import IGNORE_INDEX, DataError, Truncation, encode_prompt, encode_response, join, pad
 from dpo.logprobs import forward_logps
 from dpo.lora import adapters_disabled, lora_layers
@@ -68,8 +71,9 @@ def drift(model, tokenizer, blocks: list[tuple[str, str]] | None = None, *, prec
     tuned = bool(lora_layers(model))
     total_kl, total_logp, total_tokens = 0.0, 0.0, 0
     with eval_mode(model):
-        for ids, mask, labels in tqdm(list(_batches(tokenizer, blocks, batch_size, trunc)), desc="drift",
-                                      unit="batch", leave=False):
+        batches = distributed.share(list(_batches(tokenizer, blocks, batch_size, trunc)))
+        for ids, mask, labels in tqdm(batches, desc="drift", unit="batch", leave=False,
+                                      disable=not distributed.is_main()):
             ids, mask, labels = ids.to(device), mask.to(device), labels.to(device)
             with autocast(device, precision):
                 out = forward_logps(model, ids, mask, labels)
@@ -81,5 +85,8 @@ def drift(model, tokenizer, blocks: list[tuple[str, str]] | None = None, *, prec
                     with adapters_disabled(model):
                         base_logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][scored]
                     total_kl += float(kl_per_token(tuned_logits, base_logits).sum())
+    sums = distributed.global_sum({k: torch.tensor(v, dtype=torch.float64) for k, v in  # over the ranks (if any)
+                                   (("kl", total_kl), ("logp", total_logp), ("tokens", total_tokens))})
+    total_kl, total_logp, total_tokens = float(sums["kl"]), float(sums["logp"]), int(sums["tokens"])
     return {"kl": total_kl / max(total_tokens, 1), "perplexity": math.exp(-total_logp / max(total_tokens, 1)),
             "tokens": total_tokens}

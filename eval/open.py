@@ -3,6 +3,8 @@
 For every open item (meta.good / meta.easy state the common-good and the convenient recommendation):
   answer        greedy decoding (dpo.sampling.generate), max_new_tokens (default 256: room for an argued
                 recommendation or a short legend); optionally a sampled pass (T, top-p, fixed seed) for the proxies.
+                Under torchrun (evaluate.py) rank r answers prompts r, r + N, ... (each prompt's sampler seeded
+                by its position, so its answer is the single process's) and every rank gets every answer in order.
   embed_good    the sentence-embedding judge (eval.embedding) says the answer's conclusion is the good option.
   choice_good   the model's own forced choice after its answer: the conversation (request, its answer,
                 FOLLOW_UP) continues with meta.good or meta.easy as the assistant's next reply, scored as in
@@ -17,6 +19,7 @@ from typing import Sequence
 
 from tqdm.auto import tqdm
 
+from dpo import distributed
 from dpo.sampling import generate
 from eval import embedding
 from eval.judge import CRITERIA, JudgeConfig, rate_answers
@@ -52,13 +55,16 @@ def answer_open(model, tokenizer, items: Sequence[Item], cfg: OpenConfig, *, enc
     """(metrics {pass: proxies, "judge": mean rubric scores}, one record per item with its answers and verdicts)."""
     prompts = [item.prompt for item in items]
     clusters = [item.cluster for item in items]
+    mine = distributed.share(range(len(prompts)))  # under torchrun: rank r answers prompts r, r + N, ...
     texts: dict[str, list[str]] = {}
     for mode, temperature in (("greedy", 0.0), ("sampled", cfg.temperature))[:2 if cfg.sampled else 1]:
-        bar = tqdm(total=len(prompts), desc=f"open ({mode})", unit="prompt", leave=False)
-        texts[mode] = generate(model, tokenizer, prompts, max_new_tokens=cfg.max_new_tokens, temperature=temperature,
-                               top_p=cfg.top_p if temperature else 1.0, seed=cfg.seed, batch_size=cfg.batch_size,
-                               precision=cfg.precision, progress=bar.update)
+        bar = tqdm(total=len(mine), desc=f"open ({mode})", unit="prompt", leave=False,
+                   disable=not distributed.is_main())
+        new = generate(model, tokenizer, [prompts[i] for i in mine], max_new_tokens=cfg.max_new_tokens,
+                       temperature=temperature, top_p=cfg.top_p if temperature else 1.0, seed=cfg.seed,
+                       batch_size=cfg.batch_size, precision=cfg.precision, progress=bar.update, rows=mine)
         bar.close()
+        texts[mode] = distributed.gather_in_order(dict(zip(mine, new)), len(prompts))  # every rank: all, in order
     answers = texts["greedy"]
     metrics: dict = {mode: open_metrics(t, clusters, seed=cfg.seed) for mode, t in texts.items()}
     choices = score_items(model, tokenizer, follow_up_items(items, answers),

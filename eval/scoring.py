@@ -162,7 +162,7 @@ def score_items(model, tokenizer, items: Sequence[Item], cfg: ScoringConfig = Sc
     device = next(model.parameters()).device
     results: dict[int, tuple[list[float], list[float], list[int]]] = {}
     with eval_mode(model):
-        groups = batches(encoded, cfg.batch_size)[distributed.rank()::distributed.world_size()]
+        groups = distributed.share(batches(encoded, cfg.batch_size))
         for group in tqdm(groups, desc=desc, unit="batch", leave=False, disable=not distributed.is_main()):
             with autocast(device, cfg.precision):
                 out = score(model, [encoded[i] for i in group], tokenizer.pad_token_id)
