@@ -1,6 +1,7 @@
 """Two CPU processes (gloo) against one: DDP and FSDP give the single process's adapter, an FSDP checkpoint
 resumes, the sharded reference pass writes the single process's cache, PPO and GRPO under DDP give the single
-process's policy; whitening over shards; and the memory estimates."""
+process's policy, evaluation's shared forced choice, open answers and drift give the single process's results;
+whitening over shards; and the memory estimates."""
 import dataclasses
 import os
 import shutil
@@ -15,9 +16,12 @@ from safetensors.torch import load_file
 from dpo import distributed
 from dpo.config import TrainConfig
 from dpo.data import end_of_turn_id, read_pairs
+from dpo.lora import LoRAConfig, inject_lora, lora_layers
 from dpo.models import load_model
 from dpo.run import make_trainable, open_log, run_training
 from dpo.tracking import read_metrics
+from eval.drift import drift, read_neutral
+from eval.open import OpenConfig, answer_open
 from eval.scoring import ScoringConfig, score_items
 from eval.suites import read_suites, select
 from rlhf.math import masked_moments, masked_whiten
@@ -52,6 +56,24 @@ def forced_choice(tmp: Path, name: str) -> None:
     scores = score_items(model, tokenizer, items, ScoringConfig(batch_size=4, precision="fp32"))
     if distributed.is_main():
         torch.save([(s.logp_sum, s.logp_mean) for s in scores], tmp / f"scores-{name}.pt")
+
+
+def open_and_drift(tmp: Path, name: str) -> None:
+    """Open answers (greedy and sampled, 6 tokens; 5 prompts: rank 0 answers 3, rank 1 two) and drift (5 neutral
+    blocks in batches of 2: rank 0 runs 2 batches, rank 1 one) of the tiny model with a seeded random adapter
+    (B ~ N(0, 2): the prompts get different greedy answers); every rank saves what it got."""
+    model, tokenizer = load_model("tiny-random")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        inject_lora(model, LoRAConfig(r=4, alpha=8))
+        with torch.no_grad():
+            for layer in lora_layers(model).values():
+                layer.lora_B.weight.normal_(0, 2.0)
+    items = select(read_suites([ROOT / "data" / "eval" / "open.jsonl"]), 5, seed=0)
+    cfg = OpenConfig(max_new_tokens=6, sampled=True, batch_size=2, precision="fp32")
+    _, records = answer_open(model, tokenizer, items, cfg)
+    moved = drift(model, tokenizer, read_neutral()[:5], precision="fp32", batch_size=2)
+    torch.save({"records": records, "drift": moved}, tmp / f"open-{name}-{distributed.rank()}.pt")
 
 
 def policy_config(tmp: Path, name: str, algo: str, **kw) -> TrainConfig:
@@ -107,6 +129,7 @@ def worker(rank: int, port: int, tmp: Path) -> None:
         run_training(dataclasses.replace(fsdp, out="", resume=str(tmp / "fsdp-resumed")))
         run_rlhf(rm_config(tmp, "rm-ddp", dist="ddp"))
         forced_choice(tmp, "ddp")
+        open_and_drift(tmp, "ddp")
         for algo in ("ppo", "grpo"):
             policy_run(tmp, f"{algo}-ddp", algo, dist="ddp")
         run_rlhf(grpo_train_config(tmp, "grpo-run-ddp", dist="ddp"))
@@ -130,6 +153,7 @@ def runs(tmp_path_factory):
     run_training(config(tmp, "single"))
     run_rlhf(rm_config(tmp, "rm-single"))
     forced_choice(tmp, "single")
+    open_and_drift(tmp, "single")
     for algo in ("ppo", "grpo"):
         policy_run(tmp, f"{algo}-single", algo)
     (tmp / "rewards.py").write_text("def letters(prompts, completions):\n"
@@ -185,6 +209,19 @@ def test_reward_model_under_ddp_equals_the_single_process_one(runs):
 def test_sharded_forced_choice_scores_equal_one_process(runs):
     single, sharded = torch.load(runs / "scores-single.pt"), torch.load(runs / "scores-ddp.pt")
     assert len(single) == len(sharded) > 4 and single == sharded
+
+
+def test_sharded_open_answers_and_drift_equal_one_process(runs):
+    single = torch.load(runs / "open-single-0.pt")
+    answers = [r["answer"] for r in single["records"]]
+    assert len(answers) == 5 and len(set(answers)) == 5  # distinct answers: their order shows
+    assert single["drift"]["kl"] > 1e-3 and single["drift"]["tokens"] > 0
+    for rank in range(WORLD):  # every rank holds every answer, in order
+        sharded = torch.load(runs / f"open-ddp-{rank}.pt")
+        assert sharded["records"] == single["records"]  # greedy and sampled answers, the choice after each
+        assert sharded["drift"]["tokens"] == single["drift"]["tokens"]
+        for key in ("kl", "perplexity"):
+            assert sharded["drift"][key] == pytest.approx(single["drift"][key], rel=1e-6, abs=1e-6), (rank, key)
 
 
 @pytest.mark.parametrize("algo", ["ppo", "grpo"])
