@@ -4,7 +4,7 @@
   python evaluate.py --runs 'runs/*'                  # each run's adapter plus the base, one comparison
   python evaluate.py --adapter runs/a/adapter --suite my_suite.jsonl --limit 0
   python evaluate.py --bbq BBQ_FILE.jsonl [--adapter DIR] [--no-suites]    # BBQ's accuracy, s_DIS and s_AMB
-  torchrun --nproc_per_node N evaluate.py ...         # the forced-choice scoring shared by N processes (CPU, gloo)
+  torchrun --nproc_per_node N evaluate.py ...         # scoring, open answers, drift shared by N processes (gloo)
 """
 from __future__ import annotations
 
