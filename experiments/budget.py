@@ -27,11 +27,11 @@ START_SECONDS = {"smollm2-135m": 20.0, "tiny-random": 1.0}  # load the model, re
 ALGO_FACTOR = {"dpo": 1.0, "rm": 1.0, "ppo": 2.0, "grpo": 3.0}
 FULL_FINETUNE_FACTOR = 2.0
 REFERENCE_STEP_TOKENS = 4 * 384
-# evaluation of one model, until a cached evaluation gives its own time (estimates: forward passes at a training
-# step's ~1,200 tokens/s, ~175 tokens an option with the prompt shared; generation ~330 new tokens/s in batches)
-OPTION_SECONDS = {"smollm2-135m": 0.15, "tiny-random": 0.002}  # one forced-choice option
-TOKEN_SECONDS = {"smollm2-135m": 0.003, "tiny-random": 0.0005}  # one new token of an open answer, batched
-FIXED_SECONDS = {"smollm2-135m": 90.0, "tiny-random": 1.0}  # load, drift (KL, perplexity), held-out pairs
+# evaluation of one model, until a cached evaluation gives its own time (measured 2026-12-02, base model, every
+# item: 1,080 options in 260 s; 40 answers of up to 256 new tokens and the choice after each in 187 s)
+OPTION_SECONDS = {"smollm2-135m": 0.24, "tiny-random": 0.002}  # one forced-choice option
+TOKEN_SECONDS = {"smollm2-135m": 0.018, "tiny-random": 0.0005}  # one new token of an open answer, with its follow-up choice
+FIXED_SECONDS = {"smollm2-135m": 60.0, "tiny-random": 1.0}  # load, drift (KL, perplexity), held-out pairs
 
 
 def steps(cfg: TrainConfig, pairs: int) -> int:
