@@ -15,9 +15,9 @@ Controls:
   Until data/legends/legends.jsonl holds them the row is reported as unavailable, with that reason.
 - PPO and GRPO: the same reward data (one reward model, `rm`, trained on the exposure pairs of seed 0, shared by
   their seeds), prompts from the same exposure pairs, and the same compute as one DPO run: fewer prompts (so
-  fewer steps) by their step cost relative to a DPO step (experiments/budget.py ALGO_FACTOR: set it from
-  rlhf's measured step times). The reward model's own run is not counted in that budget.
-  Until rlhf/ is installed they are reported as unavailable.
+  fewer steps) by their step cost relative to a DPO step (experiments/budget.py ALGO_FACTOR, measured in the
+  first sitting: PPO 4.4x, GRPO 5.9x; that sitting ran them at the earlier guesses 2x and 3x, i.e. about twice
+  a DPO run's compute). The reward model's own run is not counted in that budget.
 - The base row is the untuned model, scored by the same evaluation (every item of the hand-written suites).
 
 Budget on 2 CPU cores (the dry run prints it, from measured step times once runs exist): 12 DPO runs of 32
