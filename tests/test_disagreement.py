@@ -47,7 +47,7 @@ def test_disagreement_experiment_runs_end_to_end_on_the_tiny_model(tmp_path):
     exp.write_text(
         "from pathlib import Path\nfrom dpo.config import TrainConfig\nfrom experiments.disagreement import make_runs\n"
         f"base = TrainConfig(model='tiny-random', precision='fp32', max_train_pairs=16, max_eval_pairs=6, max_steps=2,\n"
-        f"                   eval_every=2, max_length=192, max_prompt_length=96, cache_dir={str(tmp_path / 'cache')!r})\n"
+        f"                   eval_every=2, max_length=512, max_prompt_length=256, cache_dir={str(tmp_path / 'cache')!r})\n"
         f"runs = make_runs(base, out_dir=Path({str(tmp_path / 'pairs')!r}))\n")
     results = tmp_path / "results"
     runner.main([str(exp), "--results", str(results), "--no-eval"])
