@@ -120,7 +120,7 @@ def compute_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id: i
     mine = {}
     with eval_mode(model):
         with torch.inference_mode(), autocast(device, precision):
-            for b in tqdm(range(distributed.rank(), len(starts), distributed.world_size()), desc="reference log-probs",
+            for b in tqdm(distributed.share(range(len(starts))), desc="reference log-probs",
                           unit="batch", file=sys.stderr, disable=not distributed.is_main()):
                 batch = batch_pairs(model, [examples[i] for i in order[starts[b]:starts[b] + batch_size]], pad_id)
                 mine[b] = concatenated_forward(model, batch)

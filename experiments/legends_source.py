@@ -2,8 +2,8 @@
 with a short example, and as advice followed by the whole story (legends/pairs.py --format).
 
 The generated corpus has as many legends as the authored one, written first with `python generate.py
---n 308` (until then its runs are reported as unavailable). Stories keep their
-full length here (max_response_length=0): the study's equal-budget cap (168 tokens) cuts a legend's ending.
+--n 308` (until then its runs are reported as unavailable). Stories keep their full length here
+(max_response_length=0): the study's equal-budget cap (168 tokens) cuts a legend's ending.
 """
 from dataclasses import replace
 
