@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from dpo import distributed
 from dpo.data import IGNORE_INDEX, DataError, Truncation, encode_prompt, encode_response, join, pad
-from dpo.logprobs import forward_logps
+from dpo.logprobs import forward_logps, sequence_logps
 from dpo.lora import adapters_disabled, lora_layers
 from dpo.models import eval_mode
 from dpo.precision import autocast
@@ -76,15 +76,17 @@ def drift(model, tokenizer, blocks: list[tuple[str, str]] | None = None, *, prec
                                       disable=not distributed.is_main()):
             ids, mask, labels = ids.to(device), mask.to(device), labels.to(device)
             with autocast(device, precision):
-                out = forward_logps(model, ids, mask, labels)
-                total_logp += float(out.sum.sum())
-                total_tokens += int(out.count.sum())
-                if tuned:
+                if tuned:  # one tuned forward serves the perplexity and the KL
+                    tuned_logits = model(input_ids=ids, attention_mask=mask).logits
+                    out = sequence_logps(tuned_logits, labels)
                     scored = labels[:, 1:] != IGNORE_INDEX  # position t predicts answer token t + 1
-                    tuned_logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][scored]
                     with adapters_disabled(model):
                         base_logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][scored]
-                    total_kl += float(kl_per_token(tuned_logits, base_logits).sum())
+                    total_kl += float(kl_per_token(tuned_logits[:, :-1][scored], base_logits).sum())
+                else:
+                    out = forward_logps(model, ids, mask, labels)
+                total_logp += float(out.sum.sum())
+                total_tokens += int(out.count.sum())
     sums = distributed.global_sum({k: torch.tensor(v, dtype=torch.float64) for k, v in  # over the ranks (if any)
                                    (("kl", total_kl), ("logp", total_logp), ("tokens", total_tokens))})
     total_kl, total_logp, total_tokens = float(sums["kl"]), float(sums["logp"]), int(sums["tokens"])

@@ -2,8 +2,10 @@
 
 For each model (the base, then each adapter loaded onto a fresh copy of the base):
   drift           (eval/drift.py) KL from the base and perplexity on neutral text
-  held-out pairs  (eval/heldout.py) DPO reward accuracy and margin on each strategy's test pairs (adapters only)
-  (an adapter is then merged into the weights: the rest needs no reference and runs at the base model's speed)
+  held-out pairs  (eval/heldout.py) DPO reward accuracy and margin on each strategy's test pairs (adapters only;
+                  the reference's scores of the pairs are computed on the first adapter and reused)
+  (an adapter is then merged into the weights: the rest, the held-out policy scores included, needs no
+  reference and runs at the base model's speed)
   forced choice   (eval/scoring.py) on compliance, fact, rigidity, bias and decision items -> per-item records
   open answers    (eval/open.py) generation, embedding judge, forced choice after the answer, proxies (+ LLM judge)
   BBQ             (eval/bbq.py) with --bbq FILE
@@ -26,7 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from dpo.data import PreferencePair, read_pairs
-from dpo.lora import load_adapter, merge_lora
+from dpo.lora import adapters_disabled, load_adapter, merge_lora
 from dpo.models import load_encoder, load_model
 from eval import embedding
 from eval.aggregate import aggregate
@@ -34,7 +36,7 @@ from eval.agreement import LABELS_FILE, label_agreement, llm_agreement, read_lab
 from eval.bbq import bbq_items, bbq_scores, read_bbq
 from eval.cues import classifier_scores, cue_scores, token_counter
 from eval.drift import drift
-from eval.heldout import preference_metrics
+from eval.heldout import preference_metrics, score_pairs
 from eval.judge import JudgeConfig, rate_answers
 from eval.metrics import bias_details, decision_details, item_record
 from eval.open import OpenConfig, answer_open
@@ -180,19 +182,30 @@ def judge_config(cfg: EvalConfig) -> JudgeConfig | None:
 
 
 def evaluate_model(model, tokenizer, items: list[Item], bbq: list, pairs: dict[str, list[PreferencePair]],
-                   cfg: EvalConfig, *, encoder=None, adapter: Path | None = None) -> dict:
-    """Every metric of one model (see the module docstring), JSON-ready."""
+                   cfg: EvalConfig, *, encoder=None, adapter: Path | None = None,
+                   references: dict[str, list] | None = None) -> dict:
+    """Every metric of one model (see the module docstring), JSON-ready.
+    references: {pair set: the base's scores of its test pairs}, filled on the first adapter and reused by the
+    next ones (the base is the same for all)."""
     start = time.time()
     out: dict = {"adapter": str(adapter) if adapter else None, "records": []}
     if items:
         out["drift"] = drift(model, tokenizer, precision=cfg.precision)
+    references = {} if references is None else references
     if adapter is not None and pairs:
-        beta = run_beta(adapter, cfg.beta)
-        out["heldout"] = {name: dict(preference_metrics(model, tokenizer, p, beta=beta, precision=cfg.precision,
-                                                        seed=cfg.seed, desc=f"{name} test pairs"), beta=beta)
-                          for name, p in pairs.items()}
+        with adapters_disabled(model):
+            for name, p in pairs.items():
+                if name not in references:
+                    references[name] = score_pairs(model, tokenizer, p, precision=cfg.precision,
+                                                   desc=f"{name} test pairs (reference)")
     if adapter is not None:  # the rest runs the tuned model alone: adapters folded into the weights, no extra matmuls
         merge_lora(model)
+    if adapter is not None and pairs:
+        beta = run_beta(adapter, cfg.beta)
+        out["heldout"] = {name: dict(preference_metrics(score_pairs(model, tokenizer, p, precision=cfg.precision,
+                                                                    desc=f"{name} test pairs"),
+                                                        references[name], beta=beta, seed=cfg.seed), beta=beta)
+                          for name, p in pairs.items()}
     scoring = ScoringConfig(cfg.batch_size, cfg.precision)
     choice = [item for item in items if item.options]
     if choice:
@@ -263,6 +276,7 @@ def run(cfg: EvalConfig, done: dict[str, dict] | None = None,
                                                       [i for i in every_item if i.kind == "open"])
     if bbq:
         results["bbq"] = {"file": cfg.bbq, "examples": len(bbq)}
+    references: dict[str, list] = {}  # the base's scores of the test pairs, shared by the adapters
     for name, folder in tqdm(models, desc="models", unit="model"):
         if name in done:
             results["models"][name] = done[name]
@@ -272,7 +286,8 @@ def run(cfg: EvalConfig, done: dict[str, dict] | None = None,
             load_adapter(model, folder)
         if "cue_scores" not in results:  # the tokenizer's, the same for every model
             results["cue_scores"] = cue_controls(items, tokenizer, training)
-        results["models"][name] = evaluate_model(model, tokenizer, items, bbq, pairs, cfg, encoder=encoder, adapter=folder)
+        results["models"][name] = evaluate_model(model, tokenizer, items, bbq, pairs, cfg, encoder=encoder,
+                                                   adapter=folder, references=references)
         del model
         if on_model is not None:
             on_model(name, results["models"][name], results)

@@ -9,11 +9,11 @@ import torch
 
 from dpo.data import IGNORE_INDEX, PreferencePair, Truncation, encode_prompt, encode_response, join, pad, write_jsonl, write_pairs
 from dpo.logprobs import forward_logps
-from dpo.lora import LoRAConfig, inject_lora, lora_layers, save_adapter, trainable_parameters
+from dpo.lora import LoRAConfig, adapters_disabled, inject_lora, lora_layers, merge_lora, save_adapter, trainable_parameters
 from dpo.models import load_model
 from eval import pipeline
 from eval.drift import drift, kl_per_token, read_neutral
-from eval.heldout import preference_metrics
+from eval.heldout import preference_metrics, score_pairs
 from eval.metrics import bias_details, item_record
 from eval.report import log_wandb, write_report
 from eval.scoring import ItemScore, ScoringConfig, encode_item, score_items, shared_prompt_logps, whole_sequence_logps
@@ -247,6 +247,8 @@ def test_drift_kl_zero_untrained_positive_after_change(tiny):
             layer.lora_B.weight.normal_(0, 0.5)
     changed = drift(model, tok, BLOCKS, precision="fp32")
     assert changed["kl"] > 1e-4 and changed["perplexity"] != pytest.approx(base["perplexity"], rel=1e-3)
+    merge_lora(model)  # the tuned path's perplexity (from the KL's logits) = the plain path's on the same weights
+    assert drift(model, tok, BLOCKS, precision="fp32")["perplexity"] == pytest.approx(changed["perplexity"], rel=1e-5)
 
 
 def test_kl_per_token_matches_definition():
@@ -264,12 +266,43 @@ PAIRS = [PreferencePair("Which lamp for the office?", "LED lamps with an energy 
 
 def test_reward_accuracy_of_an_adapter(tiny):
     model, tok = tiny
+    reference = score_pairs(model, tok, PAIRS, precision="fp32")  # the plain base
     inject_lora(model, LoRAConfig(r=4, alpha=8))
-    untrained = preference_metrics(model, tok, PAIRS, precision="fp32")
+    untrained = preference_metrics(score_pairs(model, tok, PAIRS, precision="fp32"), reference)
     assert untrained["reward_margin"].value == pytest.approx(0, abs=1e-6) and untrained["pairs"] == 2
     train_towards(model, tok, [(p.prompt, p.chosen) for p in PAIRS], steps=60, params=trainable_parameters(model))
-    trained = preference_metrics(model, tok, PAIRS, precision="fp32")
+    with adapters_disabled(model):
+        assert [x for s in score_pairs(model, tok, PAIRS, precision="fp32") for x in s.logp_sum] == \
+            pytest.approx([x for s in reference for x in s.logp_sum], rel=1e-6)
+    trained = preference_metrics(score_pairs(model, tok, PAIRS, precision="fp32"), reference, beta=0.5)
     assert trained["reward_accuracy"].value == 1.0 and trained["reward_margin"].value > 0
+    policy = score_pairs(model, tok, PAIRS, precision="fp32")
+    expected = [0.5 * ((p.logp_sum[0] - r.logp_sum[0]) - (p.logp_sum[1] - r.logp_sum[1]))
+                for p, r in zip(policy, reference)]
+    assert trained["reward_margin"].value == pytest.approx(sum(expected) / 2, rel=1e-6)
+
+
+def test_adapters_share_the_reference_scores_of_the_test_pairs(tmp_path):
+    """The reference is scored on the first adapter and reused; the policy is scored merged; both equal a
+    direct computation."""
+    expected, references, first = [], {}, None
+    for seed in (1, 2):
+        model, tok = load_model("tiny-random")
+        reference = score_pairs(model, tok, PAIRS, precision="fp32")
+        inject_lora(model, LoRAConfig(r=2, alpha=4))
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            for layer in lora_layers(model).values():
+                layer.lora_B.weight.normal_(0, 0.3)
+        expected.append(preference_metrics(score_pairs(model, tok, PAIRS, precision="fp32"), reference))
+        out = pipeline.evaluate_model(model, tok, [], [], {"set": PAIRS}, pipeline.EvalConfig(precision="fp32"),
+                                      adapter=tmp_path, references=references)
+        assert list(references) == ["set"] and references["set"][0].logp_sum == pytest.approx(reference[0].logp_sum)
+        first = first or references["set"]
+        assert references["set"] is first  # not scored again for the second adapter
+        assert out["heldout"]["set"]["reward_margin"]["value"] == pytest.approx(expected[-1]["reward_margin"].value,
+                                                                               rel=1e-4)
+    assert expected[0]["reward_margin"].value != pytest.approx(expected[1]["reward_margin"].value)
 
 
 # ----------------------------------------------------------------------------- evaluate.py end to end
