@@ -188,16 +188,22 @@ def evaluate_model(model, tokenizer, items: list[Item], bbq: list, pairs: dict[s
     references: {pair set: the base's scores of its test pairs}, filled on the first adapter and reused by the
     next ones (the base is the same for all)."""
     start = time.time()
-    out: dict = {"adapter": str(adapter) if adapter else None, "records": []}
+    out: dict = {"adapter": str(adapter) if adapter else None, "records": [], "stage_seconds": {}}
+
+    def lap(stage: str) -> None:  # seconds since the last lap, per stage (where an evaluation's time goes)
+        out["stage_seconds"][stage] = round(time.time() - start - sum(out["stage_seconds"].values()), 1)
+
     if items:
         out["drift"] = drift(model, tokenizer, precision=cfg.precision)
+        lap("drift")
     references = {} if references is None else references
-    if adapter is not None and pairs:
+    missing = [name for name in pairs if name not in references] if adapter is not None else []
+    if missing:
         with adapters_disabled(model):
-            for name, p in pairs.items():
-                if name not in references:
-                    references[name] = score_pairs(model, tokenizer, p, precision=cfg.precision,
-                                                   desc=f"{name} test pairs (reference)")
+            for name in missing:
+                references[name] = score_pairs(model, tokenizer, pairs[name], precision=cfg.precision,
+                                               desc=f"{name} test pairs (reference)")
+        lap("test pairs reference")
     if adapter is not None:  # the rest runs the tuned model alone: adapters folded into the weights, no extra matmuls
         merge_lora(model)
     if adapter is not None and pairs:
@@ -206,6 +212,7 @@ def evaluate_model(model, tokenizer, items: list[Item], bbq: list, pairs: dict[s
                                                                     desc=f"{name} test pairs"),
                                                         references[name], beta=beta, seed=cfg.seed), beta=beta)
                           for name, p in pairs.items()}
+        lap("test pairs policy")
     scoring = ScoringConfig(cfg.batch_size, cfg.precision)
     choice = [item for item in items if item.options]
     if choice:
@@ -214,15 +221,18 @@ def evaluate_model(model, tokenizer, items: list[Item], bbq: list, pairs: dict[s
         out["truncated_items"] = sum(s.truncated for s in scores)
         out["bias"] = bias_details(out["records"], cfg.seed)
         out["decisions"] = decision_details(out["records"], cfg.seed)
+        lap("forced choice")
     opens = [item for item in items if item.kind == "open"]
     if opens:
         open_cfg = OpenConfig(cfg.max_new_tokens, cfg.sampled, cfg.temperature, cfg.top_p, cfg.seed, cfg.batch_size,
                               cfg.precision)
         out["open"], records = answer_open(model, tokenizer, opens, open_cfg, encoder=encoder, judge=judge_config(cfg))
         out["records"] += records
+        lap("open answers")
     if bbq:
         predictions = [s.choice("mean") for s in score_items(model, tokenizer, bbq_items(bbq), scoring, desc="BBQ")]
         out["bbq"] = dict(bbq_scores(bbq, predictions, cfg.seed), predictions=predictions)
+        lap("bbq")
     out["seconds"] = time.time() - start
     return plain(out)
 

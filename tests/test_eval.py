@@ -300,6 +300,7 @@ def test_adapters_share_the_reference_scores_of_the_test_pairs(tmp_path):
         assert list(references) == ["set"] and references["set"][0].logp_sum == pytest.approx(reference[0].logp_sum)
         first = first or references["set"]
         assert references["set"] is first  # not scored again for the second adapter
+        assert set(out["stage_seconds"]) == ({"test pairs reference"} if seed == 1 else set()) | {"test pairs policy"}
         assert out["heldout"]["set"]["reward_margin"]["value"] == pytest.approx(expected[-1]["reward_margin"].value,
                                                                                rel=1e-4)
     assert expected[0]["reward_margin"].value != pytest.approx(expected[1]["reward_margin"].value)
