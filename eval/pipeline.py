@@ -4,8 +4,7 @@ For each model (the base, then each adapter loaded onto a fresh copy of the base
   drift           (eval/drift.py) KL from the base and perplexity on neutral text
   held-out pairs  (eval/heldout.py) DPO reward accuracy and margin on each strategy's test pairs (adapters only;
                   the reference's scores of the pairs are computed on the first adapter and reused)
-  (an adapter is then merged into the weights: the rest, the held-out policy scores included, needs no
-  reference and runs at the base model's speed)
+  (an adapter is then merged into the weights: the rest needs no reference and runs at the base model's speed)
   forced choice   (eval/scoring.py) on compliance, fact, rigidity, bias and decision items -> per-item records
   open answers    (eval/open.py) generation, embedding judge, forced choice after the answer, proxies (+ LLM judge)
   BBQ             (eval/bbq.py) with --bbq FILE
@@ -204,15 +203,15 @@ def evaluate_model(model, tokenizer, items: list[Item], bbq: list, pairs: dict[s
                 references[name] = score_pairs(model, tokenizer, pairs[name], precision=cfg.precision,
                                                desc=f"{name} test pairs (reference)")
         lap("test pairs reference")
-    if adapter is not None:  # the rest runs the tuned model alone: adapters folded into the weights, no extra matmuls
-        merge_lora(model)
-    if adapter is not None and pairs:
-        beta = run_beta(adapter, cfg.beta)
+    if adapter is not None and pairs:  # the policy unmerged, as in training: the base weights' rounding in bf16
+        beta = run_beta(adapter, cfg.beta)  # is then the reference's and cancels from the log-ratio
         out["heldout"] = {name: dict(preference_metrics(score_pairs(model, tokenizer, p, precision=cfg.precision,
                                                                     desc=f"{name} test pairs"),
                                                         references[name], beta=beta, seed=cfg.seed), beta=beta)
                           for name, p in pairs.items()}
         lap("test pairs policy")
+    if adapter is not None:  # the rest runs the tuned model alone: adapters folded into the weights, no extra matmuls
+        merge_lora(model)
     scoring = ScoringConfig(cfg.batch_size, cfg.precision)
     choice = [item for item in items if item.options]
     if choice:
