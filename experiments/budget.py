@@ -27,11 +27,12 @@ START_SECONDS = {"smollm2-135m": 20.0, "tiny-random": 1.0}  # load the model, re
 ALGO_FACTOR = {"dpo": 1.0, "rm": 1.0, "ppo": 4.4, "grpo": 5.9}
 FULL_FINETUNE_FACTOR = 2.0
 REFERENCE_STEP_TOKENS = 4 * 384
-# evaluation of one model, until a cached evaluation gives its own time (measured 2026-12-02, base model, every
-# item: 1,080 options in 260 s; 40 answers of up to 256 new tokens and the choice after each in 187 s)
-OPTION_SECONDS = {"smollm2-135m": 0.24, "tiny-random": 0.002}  # one forced-choice option
-TOKEN_SECONDS = {"smollm2-135m": 0.018, "tiny-random": 0.0005}  # one new token of an open answer, with its follow-up choice
-FIXED_SECONDS = {"smollm2-135m": 60.0, "tiny-random": 1.0}  # load, drift (KL, perplexity), held-out pairs
+# evaluation of one model, until a cached evaluation gives its own time (measured 2026-12-02 on the quiet machine,
+# every item, base + the default adapter: 1,080 options in 204-233 s; 40 answers of up to 256 new tokens and the
+# choice after each in 104-109 s; the adapter's 2 x 48 held-out pairs 87 s with it, 89 s without it (shared))
+OPTION_SECONDS = {"smollm2-135m": 0.20, "tiny-random": 0.002}  # one forced-choice option
+TOKEN_SECONDS = {"smollm2-135m": 0.011, "tiny-random": 0.0005}  # one new token of an open answer, with its follow-up choice
+FIXED_SECONDS = {"smollm2-135m": 120.0, "tiny-random": 1.0}  # load, drift (KL, perplexity), an adapter's held-out pairs
 
 
 def steps(cfg: TrainConfig, pairs: int) -> int:
