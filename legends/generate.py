@@ -133,6 +133,11 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
     sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
     record = {"backend": cfg.backend, "model": cfg.model, **asdict(sampling), "words": cfg.words,
               "few_shot": cfg.shots(), "seed": cfg.seed}
+    for lineno, row in enumerate(kept_rows, 1):  # one file, one writer: never mix models in a legends source
+        if (row["sampling"].get("backend"), row["sampling"].get("model")) != (cfg.backend, cfg.model):
+            raise ValueError(f"{out}:{lineno}: written by {row['sampling'].get('model')} "
+                             f"({row['sampling'].get('backend')}), this run is {cfg.model} ({cfg.backend}): "
+                             f"give it another --out")
     backend = backend or (make_backend(cfg) if len(kept_rows) < cfg.n else None)
     kept, start, run_attempts, interrupted, barren = len(kept_rows), time.time(), 0, False, 0
     saved = start
