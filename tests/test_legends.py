@@ -2,8 +2,7 @@ import json
 import math
 import random
 import threading
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -269,7 +268,7 @@ def test_resume_after_interruption_gives_exactly_n_records_without_duplicates(tm
     assert json.loads(stats_path(out).read_text())["kept"] == 23
     assert run(cfg, backend=FakeBackend(interrupt_at=1), regulations=REGS)["kept"] == 23  # already done: no call
     with pytest.raises(ValueError, match=r"legends.jsonl:1: written by smollm2-135m \(local\), this run is big"):
-        run(dataclasses.replace(cfg, n=30, backend="openai", model="big"), backend=FakeBackend(), regulations=REGS)
+        run(replace(cfg, n=30, backend="openai", model="big"), backend=FakeBackend(), regulations=REGS)
 
 
 def test_each_counter_follows_its_legend_with_its_length_and_examples(tmp_path):
