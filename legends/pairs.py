@@ -16,6 +16,10 @@ per --format:
   story+advice  the recommendation, then the whole (counter-)legend
 
 So the two sides differ in what the protagonist did and what is recommended, not in format, length or register.
+Length is matched per pair, not left to the writer (the embedded model's counter-legends run longer in ~75%): a
+seeded draw per pair names the side that must come out longer in SmolLM2 tokens; if it does not, the other
+side drops up to three interior sentences (never the first or last; advice: shows fewer or more of its first
+sentences), keeping sentences with numbers, to be 3-12% shorter; unchanged when no choice lands there.
 Proportionality scenarios (where the pragmatic answer is right) are not used: a legend argues for the rule.
 Legends of held-out regulations go to the test split only; the others are split 80/10/10 by a hash of their id.
 
@@ -24,19 +28,24 @@ Legends of held-out regulations go to the test split only; the others are split 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
+import itertools
 import json
+import math
 import random
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 from dpo.data import DataError, jsonl_lines, parse_json, read_pairs, write_jsonl
 from dpo.files import write_text
 
 FORMATS = ("story", "advice", "story+advice")
 SPLITS = ("train", "validation", "test")
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+MIN_LENGTH_LEAD, MAX_LENGTH_RATIO = 0.97, 1.12  # after matching: shorter side 3-12% fewer words (tokens stay <= 1.15)
 # One frame closes both sides of a pair (drawn once per pair): only the option named differs.
 RECOMMEND = (
     "For your own decision, that points to {option}.",
@@ -69,21 +78,57 @@ def read_legend_records(path: Path) -> list[dict]:
     return rows
 
 
-def first_sentences(text: str, n: int) -> str:
-    return " ".join(re.split(r"(?<=[.!?])\s+", text.strip())[:n])
+def sentences_of(story: str) -> list[str]:
+    return re.split(r"(?<=[.!?])\s+", story.strip())
 
 
-def answer(story: str, option: str, frame: str, fmt: str) -> str:
-    """One side of a pair: a (counter-)legend and the recommendation of `option`, in format `fmt`."""
+def shown(sentences: list[str], fmt: str) -> list[str]:
+    """The sentences of a (counter-)legend that an answer in format `fmt` shows: all, or the first three (advice)."""
+    return sentences[:3] if fmt == "advice" else sentences
+
+
+def answer(sentences: list[str], option: str, frame: str, fmt: str) -> str:
+    """One side of a pair: (counter-)legend sentences and the recommendation of `option`, in format `fmt`."""
     advice = frame.format(option=option)
     advice = advice[0].upper() + advice[1:]
+    story = " ".join(sentences)
     if fmt == "story":
-        return f"{story.strip()}\n\n{advice}"
+        return f"{story}\n\n{advice}"
     if fmt == "advice":
-        return f"{advice} Someone in a situation like yours: {first_sentences(story, 3)}"
+        return f"{advice} Someone in a situation like yours: {story}"
     if fmt == "story+advice":
-        return f"{advice}\n\n{story.strip()}"
+        return f"{advice}\n\n{story}"
     raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def shorter_forms(n: int, fmt: str) -> list[tuple[int, ...]]:
+    """The sentence indices a side of n sentences may keep to come out shorter: without up to three interior
+    sentences (never the first or the last), or for advice its first k sentences."""
+    if fmt == "advice":
+        return [tuple(range(k)) for k in range(1, n + 1)]
+    return [tuple(i for i in range(n) if i not in c) for k in (1, 2, 3) for c in itertools.combinations(range(1, n - 1), k)]
+
+
+def match_lengths(longer_size: int, shorter: list[str], render: Callable[[list[str]], str],
+                  size: Callable[[str], int], fmt: str) -> list[str]:
+    """The sentences the shorter side shows: shown(shorter) if size(render(that)) < longer_size, else the
+    shorter form (shorter_forms) whose size lands in longer_size/MAX_LENGTH_RATIO .. MIN_LENGTH_LEAD*longer_size,
+    keeping the most sentences with numbers, then the most size; shown(shorter) when none lands there.
+    Sizes add up per sentence (size(" " + sentence)) around the answer's frame, size(render([]))."""
+    default = shown(shorter, fmt)
+    if size(render(default)) < longer_size:
+        return default
+    frame, sizes = size(render([])), [size(" " + x) for x in shorter]
+    low, high = longer_size / MAX_LENGTH_RATIO, MIN_LENGTH_LEAD * longer_size
+    fits = [f for f in shorter_forms(len(shorter), fmt) if low <= frame + sum(sizes[i] for i in f) <= high]
+    if not fits:
+        return default
+    best = max(fits, key=lambda f: (sum(bool(re.search(r"\d", shorter[i])) for i in f), sum(sizes[i] for i in f)))
+    return [shorter[i] for i in best]
 
 
 def legend_split(legend: dict, held_out_regulations: frozenset[str]) -> str:
@@ -99,8 +144,9 @@ def legend_rule(legend: dict) -> str:
 
 
 def build_pairs(legends: list[dict], scenarios: dict[str, list[dict]], fmt: str, seed: int = 0,
-                held_out_regulations: frozenset[str] = frozenset()) -> dict[str, list[dict]]:
-    """Pair rows (dpo.data format) per split, from exposure pair rows (with meta rule/good/easy) per split."""
+                held_out_regulations: frozenset[str] = frozenset(), size: Callable[[str], int] = words) -> dict[str, list[dict]]:
+    """Pair rows (dpo.data format) per split, from exposure pair rows (with meta rule/good/easy) per split;
+    lengths matched in `size` (words; ensure_pairs: SmolLM2 tokens)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     pools: dict[str, dict[tuple[str, str], list[dict]]] = {s: {} for s in SPLITS}
@@ -123,10 +169,15 @@ def build_pairs(legends: list[dict], scenarios: dict[str, list[dict]], fmt: str,
                 continue
             rng = random.Random(f"legends-pairs:{seed}:{row['id']}")
             legend, frame = rng.choice(pool), rng.choice(RECOMMEND)
+            sides = {"good": sentences_of(legend["text"]), "easy": sentences_of(legend["counter"])}
+            longer, shorter = ("good", "easy") if rng.random() < 0.5 else ("easy", "good")  # drawn: longer side
+            sides[longer] = shown(sides[longer], fmt)
+            sides[shorter] = match_lengths(size(answer(sides[longer], meta[longer], frame, fmt)), sides[shorter],
+                                           lambda sentences: answer(sentences, meta[shorter], frame, fmt), size, fmt)
             out[split].append({
                 "id": f"legend-{legend['id']}-{row['id']}", "prompt": row["prompt"],
-                "chosen": answer(legend["text"], meta["good"], frame, fmt),
-                "rejected": answer(legend["counter"], meta["easy"], frame, fmt),
+                "chosen": answer(sides["good"], meta["good"], frame, fmt),
+                "rejected": answer(sides["easy"], meta["easy"], frame, fmt),
                 "meta": {"split": split, "domain": meta["domain"], "category": meta.get("category"), "rule": meta["rule"],
                          "scenario_id": row["id"], "legend_id": legend["id"], "match": match, "format": fmt,
                          "strategy": "legends"}})
@@ -145,7 +196,7 @@ def ensure_pairs(legends_path: str | Path, out_dir: str | Path | None = None, fm
     """Build train/validation/test pair files from a legends file on the scenarios of the exposure build
     `exposure` (an exposure.builder.BuildConfig; default settings when None), unless an up-to-date build is
     there; returns {"train", "validation", "test"} -> path. The manifest holds counts and the cue audit."""
-    from exposure.audit import audit, format_table
+    from exposure.audit import audit, format_table, token_counter
     from exposure.builder import HELD_OUT, BuildConfig, ensure_built
     from exposure.builder import fingerprint as exposure_fingerprint
     if fmt not in FORMATS:
@@ -162,11 +213,12 @@ def ensure_pairs(legends_path: str | Path, out_dir: str | Path | None = None, fm
     legends = read_legend_records(legends_path)
     built = ensure_built(config=exposure)
     scenarios = {s: [json.loads(line) for line in open(built[s], encoding="utf-8") if line.strip()] for s in SPLITS}
-    rows = build_pairs(legends, scenarios, fmt, seed, frozenset(HELD_OUT.regulations))
+    count_tokens = functools.cache(token_counter())
+    rows = build_pairs(legends, scenarios, fmt, seed, frozenset(HELD_OUT.regulations), count_tokens)
     for split, path in paths.items():
         write_jsonl(path, rows[split])
     train = read_pairs(paths["train"])[0] if rows["train"] else []
-    report = {s: audit(read_pairs(paths[s])[0], train) for s in ("validation", "test") if rows[s] and train}
+    report = {s: audit(read_pairs(paths[s])[0], train, count_tokens=count_tokens) for s in ("validation", "test") if rows[s] and train}
     write_text(manifest, json.dumps({
         "fingerprint": key, "legends": str(legends_path), "format": fmt, "seed": seed,
         "counts": {s: len(r) for s, r in rows.items()},

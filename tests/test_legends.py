@@ -463,18 +463,46 @@ def test_legend_records_need_a_counter_legend(tmp_path):
         read_legend_records(path)
 
 
-def test_authored_legends_pairs_carry_no_one_rule_cue():
-    """On the built legends pairs (authored legends, default exposure scenarios), no one-rule classifier (length,
-    sentences, citation, numbers) tells chosen from rejected better than 0.60 on the test split, nor the
-    function-word regression trained on the train split better than 0.65."""
+def test_legends_pairs_match_lengths_with_the_longer_side_drawn():
+    """Counter-legends one sentence longer than their legends: each pair's drawn side comes out longer (about half
+    the pairs the chosen one), the other dropping interior sentences (first and last kept, numbers kept), so that
+    it is 3-12% shorter in words than the longer side."""
+    from legends.pairs import build_pairs
+    rule = "right-to-repair-2024-1799/repair-duty"
+    body = ["She compared the two offers over dinner.", "The repairer quoted 85 euros for the part.",
+            "Her neighbour had asked the same thing last spring.", "The shop kept the old machine running for years.",
+            "Nobody in the street regretted that choice later."]
+    text = " ".join(["Marta had a broken washing machine in May."] + body[:3] + ["She chose the repair and was glad."])
+    counter = " ".join(["Marta had a broken washing machine in May."] + body + ["She bought a new one and was glad."])
+    legends = [legend(f"l{i}", rule, text=text, counter=counter) for i in range(30)]
+    scenarios = {"train": [scenario(f"s{i}", "train", rule) for i in range(200)], "validation": [], "test": []}
+    rows = build_pairs(legends, scenarios, "story+advice", seed=0)["train"]
+    words = [(len(r["chosen"].split()), len(r["rejected"].split())) for r in rows]
+    assert all(c != r for c, r in words)
+    assert 0.4 <= sum(c > r for c, r in words) / len(rows) <= 0.6
+    for r, (c, j) in zip(rows, words):
+        for side in ("chosen", "rejected"):
+            assert "Marta had a broken washing machine in May." in r[side] and "and was glad." in r[side]
+        assert text in r["chosen"]  # the legend is never cut: it is the shorter story
+        if c > j:  # the counter-legend was cut to 3-12% shorter; its sentence with a number stays
+            assert 1 / 0.97 <= c / j <= 1.12 and counter not in r["rejected"] and "85 euros" in r["rejected"]
+        else:
+            assert counter in r["rejected"]
+
+
+@pytest.mark.parametrize("source,fmt", [("authored", "story"), ("authored", "story+advice"), ("generated", "story+advice")])
+def test_legends_pairs_carry_no_one_rule_cue(source, fmt):
+    """On the built legends pairs (the authored legends and the committed generated ones, default exposure
+    scenarios), no one-rule classifier (length, sentences, citation, numbers) tells chosen from rejected better than
+    0.60 on the test split, nor the function-word regression trained on the train split better than 0.65."""
     import strategies
     from exposure.audit import audit
     from legends.pairs import ensure_pairs
     from dpo.data import read_pairs
-    paths = ensure_pairs(strategies.AUTHORED_LEGENDS)
+    paths = ensure_pairs(strategies.AUTHORED_LEGENDS if source == "authored" else strategies.GENERATED_LEGENDS, fmt=fmt)
     result = audit(read_pairs(paths["test"])[0], read_pairs(paths["train"])[0])
     overall = result["groups"]["all"]
     for rule in ("words", "tokens", "sents", "cites", "nums"):
         assert overall[rule] <= 0.60, (rule, overall[rule])
     assert overall["bow_func"] <= 0.65
-    assert overall["ratio_max"] <= 1.15
+    assert overall["ratio_max"] <= (1.15 if source == "authored" else 1.25)  # generated records: <= 1.15 in text
