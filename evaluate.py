@@ -15,6 +15,7 @@ from dpo import distributed
 from dpo.data import DataError
 from dpo.lora import AdapterError
 from dpo.models import ModelError
+from dpo.precision import CHOICES as PRECISION_CHOICES
 from eval.judge import JudgeError
 from eval.pipeline import EvalConfig, run
 from eval.report import log_wandb, write_report
@@ -41,7 +42,8 @@ def parse_args(argv: list[str] | None = None) -> EvalConfig:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--limit", type=int, default=d.limit, help=f"items per kind, 0 = all, the study setting (default: {d.limit})")
     p.add_argument("--max-test-pairs", type=int, default=d.max_test_pairs, help="per pair set, 0 = all")
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=d.precision)
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default=d.precision,
+                   help="auto: bf16 where the CPU multiplies it natively, else fp32 (dpo.precision)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens, help="open answers' length in tokens")
     p.add_argument("--sampled", action="store_true", help="also a sampled pass of the open answers (proxies)")

@@ -14,6 +14,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .precision import CHOICES as PRECISION_CHOICES
+
 ALGOS = ("dpo", "rm", "ppo", "grpo")  # rm, ppo, grpo: rlhf/ (reward model, PPO, GRPO)
 RL_ALGOS = ("ppo", "grpo")
 
@@ -82,7 +84,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     warmup_ratio: float = 0.1  # share of the steps with a linear warmup
     max_grad_norm: float = 1.0
-    precision: str = "bf16"  # fp32 | bf16 | fp16 (autocast; master weights stay fp32)
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (autocast; master weights stay fp32); auto: dpo.precision
     gradient_checkpointing: bool = False
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     dist: str = "none"  # none | ddp | fsdp: several processes under torchrun (dpo/distributed.py)
@@ -196,7 +198,7 @@ def build_parser(description: str = "", choices: dict[str, tuple] | None = None)
             parser.add_argument(flag, nargs="+", default=None, metavar="FILE", help=help_)
         else:
             from .loss import LOSS_TYPES
-            field_choices = {**(choices or {}), "algo": ALGOS, "precision": ("fp32", "bf16", "fp16"),
+            field_choices = {**(choices or {}), "algo": ALGOS, "precision": PRECISION_CHOICES,
                              "loss": LOSS_TYPES, "dist": ("none", "ddp", "fsdp")}.get(f.name)
             parser.add_argument(flag, type=kind, default=None, choices=field_choices, help=help_)
     return parser

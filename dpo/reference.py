@@ -34,7 +34,7 @@ from dpo.files import atomic_write
 from dpo.logprobs import SequenceLogps, batch_pairs, concatenated_forward
 from dpo.lora import lora_layers
 from dpo.models import eval_mode, model_identity
-from dpo.precision import autocast, check_precision
+from dpo.precision import autocast, resolve_precision
 
 FORMAT_VERSION = 1
 _SIDES = ("chosen", "rejected")
@@ -82,7 +82,7 @@ def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id:
     The model must already be on `device`; the returned tensors are on `device` too, ready for select().
     Under torchrun every rank calls it: rank 0 reads the cache and sends it to the others, or the ranks share
     the batches of the pass (compute_logps) and rank 0 writes the file."""
-    check_precision(precision)
+    precision = resolve_precision(precision, device)  # the key holds what runs
     if not examples:
         raise ValueError("reference_logps: no examples")
     if lora_layers(model):

@@ -27,7 +27,7 @@ from .files import file_sha256, write_text
 from .lora import LoRAConfig, inject_lora, save_adapter, target_modules
 from .loss import REFERENCE_FREE, SMOOTHED
 from .models import cache_root, load_model, model_identity
-from .precision import configure_device
+from .precision import configure_device, resolve_precision
 from .reference import reference_logps
 from .tracking import MetricsLog, NullLog, plot_curves
 from .trainer import fit
@@ -114,14 +114,14 @@ def run_training(cfg: TrainConfig, plan: DataPlan | None = None) -> Path:
 
 
 def start_run(cfg: TrainConfig) -> tuple[TrainConfig, Path, torch.device]:
-    """(cfg with its run folder in `out`, the run folder, the device); refuses to start over an existing run
-    unless resuming; seeds every RNG."""
+    """(cfg with its run folder in `out` and its precision resolved for the device, the run folder, the device);
+    refuses to start over an existing run unless resuming; seeds every RNG."""
     device = distributed.setup(cfg.dist, cfg.device) or resolve_device(cfg.device)
     name = cfg.strategy if cfg.algo == "dpo" else f"{cfg.algo}-{cfg.strategy}"
     run_dir = Path(distributed.broadcast(cfg.resume or cfg.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}"))
     if not cfg.resume and (run_dir / "checkpoints").exists():
         raise FileExistsError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
-    cfg = dataclasses.replace(cfg, out=str(run_dir))
+    cfg = dataclasses.replace(cfg, out=str(run_dir), precision=resolve_precision(cfg.precision, device))
     seed_everything(cfg.seed)
     configure_device(device)
     return cfg, run_dir, device

@@ -2,7 +2,7 @@
 batching and shared prompt prefixes.
 
 generate(model, tokenizer, prompts, max_new_tokens=..., temperature=0.0, top_p=1.0, seed=0,
-         batch_size=16, precision="bf16", system=None) -> list[str]
+         batch_size=16, precision="auto", system=None) -> list[str]
 generate_ids(model, prompt_ids, cfg, pad_id=..., stop_id=...) -> list[list[int]]   (token ids in and out)
 decode_stream(model, source, cfg, slots=..., pad_id=..., stop_id=...) -> iterator of Finished
     (the engine: requests are pulled from `source` whenever a row is free, so a caller can feed requests
@@ -36,8 +36,8 @@ lands in, or the other prompts.
 Other speed choices (bench/bench_generate.py measures them):
   - attention by PyTorch's fused CPU kernel, grouped-query heads folded into the query axis so keys and
     values are never repeated; only the last position goes through the LM head;
-  - precision="bf16" runs a bf16 copy of the weights (the CPU has bf16 matmuls; autocast would cast every
-    weight at every step). The caller's model is never modified. LoRA-wrapped projections work unchanged,
+  - precision="bf16" (what "auto" gives where bf16 is native, dpo.precision) runs a bf16 copy of the weights
+    (autocast would cast every weight at every step). The caller's model is never modified. LoRA-wrapped projections work unchanged,
     since the forward calls the modules;
   - at the end of the work (the source is empty), finished rows are dropped from the batch and the cache
     once fewer than COMPACT of the rows are live.
@@ -58,7 +58,7 @@ from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 from dpo.data import encode_prompt, end_of_turn_id
 from dpo.models import eval_mode
-from dpo.precision import check_precision
+from dpo.precision import resolve_precision
 
 SUPPORTED = {"llama", "qwen2"}  # same layer layout: q/k/v/o projections, rotary, pre-norm, gated MLP
 NUCLEUS_K = 512  # candidates searched for the top-p nucleus before a row falls back to a full sort
@@ -475,8 +475,10 @@ def decode_stream(model, source: Callable[[], Request | None], cfg: SamplingConf
 # ----------------------------------------------------------------------------- the entry point
 
 def inference_copy(model: torch.nn.Module, precision: str) -> torch.nn.Module:
-    """The model itself for fp32; a copy with bf16/fp16 weights otherwise (the caller's model is untouched)."""
-    if check_precision(precision) == "fp32" or next(model.parameters()).dtype != torch.float32:
+    """The model itself for fp32; a copy with bf16/fp16 weights otherwise (the caller's model is untouched).
+    "auto" resolves for the model's device."""
+    precision = resolve_precision(precision, next(model.parameters()).device)
+    if precision == "fp32" or next(model.parameters()).dtype != torch.float32:
         return model
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     return copy.deepcopy(model).to(dtype)
@@ -484,7 +486,7 @@ def inference_copy(model: torch.nn.Module, precision: str) -> torch.nn.Module:
 
 @torch.inference_mode()
 def generate_ids(model, prompt_ids: list[list[int]], cfg: SamplingConfig, *, pad_id: int, stop_id: int,
-                 batch_size: int = 16, precision: str = "bf16", progress=None,
+                 batch_size: int = 16, precision: str = "auto", progress=None,
                  rows: Sequence[int] | None = None) -> list[list[int]]:
     """New token ids for each tokenized prompt (stop_id excluded: a row shorter than cfg.max_new_tokens
     stopped on it), `batch_size` rows decoding at once (continuous batching). Row i draws from
@@ -511,7 +513,7 @@ def generate_ids(model, prompt_ids: list[list[int]], cfg: SamplingConfig, *, pad
 
 
 def generate(model, tokenizer, prompts: list[str | list[dict]], *, max_new_tokens: int, temperature: float = 0.0,
-             top_p: float = 1.0, seed: int = 0, batch_size: int = 16, precision: str = "bf16",
+             top_p: float = 1.0, seed: int = 0, batch_size: int = 16, precision: str = "auto",
              system: str | None = None, progress=None, rows: Sequence[int] | None = None) -> list[str]:
     """Decode a response for every prompt (chat template + assistant header, as in training) and return
     the texts in prompt order. `progress` (optional) is called with 1 each time a prompt finishes; `rows`:

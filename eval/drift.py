@@ -63,7 +63,7 @@ def _batches(tokenizer, blocks, batch_size: int, trunc: Truncation):
 
 
 @torch.no_grad()
-def drift(model, tokenizer, blocks: list[tuple[str, str]] | None = None, *, precision: str = "bf16",
+def drift(model, tokenizer, blocks: list[tuple[str, str]] | None = None, *, precision: str = "auto",
           batch_size: int = 4, trunc: Truncation = Truncation(512, 256)) -> dict[str, float]:
     """{"kl": mean per-token KL from the base, "perplexity": on the answers, "tokens": answer tokens}."""
     blocks = blocks if blocks is not None else read_neutral()

@@ -24,7 +24,7 @@ def pair_items(pairs: Sequence[PreferencePair]) -> list[Item]:
                  options=[p.chosen, p.rejected], answer=0) for i, p in enumerate(pairs)]
 
 
-def score_pairs(model, tokenizer, pairs: Sequence[PreferencePair], *, precision: str = "bf16", batch_size: int = 8,
+def score_pairs(model, tokenizer, pairs: Sequence[PreferencePair], *, precision: str = "auto", batch_size: int = 8,
                 trunc: Truncation = Truncation(512, 256), desc: str = "held-out pairs") -> list[ItemScore]:
     """Per pair, the sequence log-probs [chosen, rejected] under `model` as it is (policy, or reference when
     called under adapters_disabled)."""

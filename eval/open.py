@@ -39,7 +39,7 @@ class OpenConfig:
     top_p: float = 0.9
     seed: int = 0
     batch_size: int = 16
-    precision: str = "bf16"
+    precision: str = "auto"
 
 
 def follow_up_items(items: Sequence[Item], answers: Sequence[str]) -> list[Item]:

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from dpo.data import PreferencePair, read_pairs
 from dpo.lora import adapters_disabled, load_adapter, merge_lora
 from dpo.models import load_encoder, load_model
+from dpo.precision import resolve_precision
 from eval import embedding
 from eval.aggregate import aggregate
 from eval.agreement import LABELS_FILE, label_agreement, llm_agreement, read_labels
@@ -61,7 +62,7 @@ class EvalConfig:
     seed: int = 0
     limit: int = 20  # items per kind (a seeded sample; pairs kept whole); 0 = all (the study setting)
     max_test_pairs: int = 48  # per pair set; 0 = all
-    precision: str = "bf16"
+    precision: str = "auto"  # resolved for the CPU by run() (dpo.precision)
     batch_size: int = 16
     max_new_tokens: int = 256  # open generation
     sampled: bool = False  # also a sampled pass of the open answers (proxies only)
@@ -262,6 +263,7 @@ def run(cfg: EvalConfig, done: dict[str, dict] | None = None,
     on_model(name, its results, the results so far) is called as soon as each model is evaluated, so a caller
     can keep every finished model (an interrupted evaluation loses at most the model it was scoring)."""
     done = done or {}
+    cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, "cpu"))  # the models load on the CPU
     torch.manual_seed(cfg.seed)
     suite_paths = [] if cfg.no_suites else [Path(p) for p in cfg.suites] or project_suites()
     every_item = read_suites(suite_paths)

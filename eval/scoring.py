@@ -39,7 +39,7 @@ VARIANTS = ("mean", "sum")  # headline first
 @dataclass(frozen=True)
 class ScoringConfig:
     batch_size: int = 16  # option sequences per forward pass
-    precision: str = "bf16"  # fp32 | bf16 | fp16 (autocast; the log-softmax stays fp32)
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (autocast; the log-softmax stays fp32)
     max_length: int = 512  # prompt + option tokens
     max_prompt_length: int = 384  # a longer prompt keeps its end
 

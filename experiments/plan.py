@@ -22,7 +22,8 @@ from dpo.config import RESUME_FREE, TrainConfig, resume_conflicts
 from dpo.data import DataError
 from dpo.files import file_sha256
 from dpo.loss import REFERENCE_FREE
-from dpo.run import DataPlan
+from dpo.precision import resolve_precision
+from dpo.run import DataPlan, resolve_device
 from dpo.trainer import latest_checkpoint
 
 from .spec import Unavailable, references
@@ -81,6 +82,7 @@ def assess(name: str, run: TrainConfig | Unavailable, root: Path, overrides: dic
         return Planned(name, "unavailable", run.reason)
     run_dir = root / name
     cfg = dataclasses.replace(run, **overrides, out=str(run_dir), resume="")
+    cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, resolve_device(cfg.device)))  # as recorded
     needs, retrained = tuple(references(cfg).values()), []
     for key, ref in references(cfg).items():
         dep = earlier.get(ref)

@@ -29,6 +29,7 @@ from dpo.config import TrainConfig, build_parser
 from dpo.data import DataError
 from dpo.files import write_text
 from dpo.models import ModelError
+from dpo.precision import resolve_precision
 from dpo.run import git_commit
 from dpo.tracking import plot_curves, read_metrics
 from dpo.trainer import TrainingDiverged
@@ -117,6 +118,7 @@ def eval_config(exp: Experiment, planned: list[Planned], root: Path, limit: int 
         raise ValueError(f"the runs use different base models {sorted(bases)}; one comparison needs one base model")
     model, cache_dir = bases.pop() if bases else (exp.base.model, exp.base.cache_dir)
     cfg = EvalConfig(**{"model": model, "cache_dir": cache_dir, **exp.evaluation, "out": str(root)})
+    cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, "cpu"))  # as run() will: the cache key
     return cfg if limit is None else dataclasses.replace(cfg, limit=limit)
 
 

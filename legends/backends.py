@@ -62,7 +62,7 @@ class LocalBackend:
     """dpo.sampling on a model from dpo.models (default: the embedded SmolLM2-135M), `batch_size` rows at once."""
 
     def __init__(self, model: str = "smollm2-135m", *, cache_dir: str | None = None, batch_size: int = 48,
-                 precision: str = "bf16", loaded=None, prefix_cache: int = 32):
+                 precision: str = "auto", loaded=None, prefix_cache: int = 32):
         from dpo.models import load_model
         from dpo.sampling import PrefixCache, check_layout, inference_copy
         self.name, self.batch_size = model, batch_size

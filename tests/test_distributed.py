@@ -230,8 +230,11 @@ def test_ppo_and_grpo_under_ddp_equal_the_single_process_policy(runs, algo):
     single = load_file(runs / f"{algo}-single" / "checkpoints" / "step-000002" / "trainable.safetensors")
     ddp = load_file(runs / f"{algo}-ddp" / "checkpoints" / "step-000002" / "trainable.safetensors")
     assert single.keys() == ddp.keys() and any("value_head" in k for k in single) == (algo == "ppo")
+    # 4 AdamW steps of lr 1e-2 turn gradient rounding (the ranks' sums run in another order) into ~2e-6 of
+    # weight on an AVX2 CPU; a DDP mistake that turns the gradient (a rank's rows dropped or counted twice, tokens
+    # normalised per rank) moves weights by ~lr a step, and the logged losses below catch a mere rescaling
     for k in single:
-        torch.testing.assert_close(ddp[k], single[k], rtol=1e-5, atol=1e-6, msg=f"{algo}: {k}")
+        torch.testing.assert_close(ddp[k], single[k], rtol=1e-5, atol=1e-5, msg=f"{algo}: {k}")
     assert any(single[k].abs().max() > 1e-3 for k in single if "lora_B" in k)  # trained, not at zero
     a, b = read_metrics(runs / f"{algo}-single"), read_metrics(runs / f"{algo}-ddp")
     assert [r["step"] for r in b] == [1, 2]  # logged once, by rank 0

@@ -172,7 +172,7 @@ def test_real_model_equals_per_token_loop(smollm2):
     with torch.no_grad():
         got = forward_logps(model, ids, mask, labels, chunk_tokens=64)
         want = naive_logps(model, ids, mask, labels)
-    torch.testing.assert_close(got.mean, want / got.count, rtol=0, atol=1e-5)
+    torch.testing.assert_close(got.mean, want / got.count, rtol=0, atol=1e-4)  # fp32 over a 49k vocabulary: kernel rounding ~2e-5
 
 
 def test_lora_on_an_untied_output_head(tiny):

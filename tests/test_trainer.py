@@ -209,6 +209,21 @@ def test_mixed_precision_paths_train(tmp_path, precision):
     assert any(v.abs().sum() > 0 for k, v in lora.items() if "lora_B" in k)  # the adapter moved from zero
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_where_native_and_the_run_records_what_ran(tmp_path, monkeypatch, native):
+    import dpo.precision as precision
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert precision.resolve_precision("auto", "cpu") == ("bf16" if native else "fp32")
+    assert precision.resolve_precision("fp16", "cpu") == "fp16"  # an explicit choice is kept
+    with pytest.raises(ValueError, match="precision must be one of"):
+        precision.resolve_precision("int8", "cpu")
+    with precision.autocast("cpu", "auto"):
+        assert torch.is_autocast_enabled("cpu") == native
+    run_dir = run_training(tiny_config(tmp_path, precision="auto", max_steps=1))
+    assert json.loads((run_dir / "config.json").read_text())["config"]["precision"] == ("bf16" if native else "fp32")
+
+
 def test_reference_free_loss_computes_no_reference(tmp_path, monkeypatch):
     def no_reference(*a, **k):
         raise AssertionError("a reference-free loss must not compute reference log-probs")
