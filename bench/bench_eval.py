@@ -49,7 +49,7 @@ def main() -> None:
               f"(best of {a.rounds}, {a.threads} threads)")
     prompts = [i.prompt for i in items if i.kind == "open"]
     start = time.time()
-    generate(model, tok, prompts, max_new_tokens=a.max_new_tokens, batch_size=16, precision="bf16")
+    generate(model, tok, prompts, max_new_tokens=a.max_new_tokens, batch_size=16)  # precision auto
     dt = time.time() - start
     print(f"open generation  {len(prompts):4d} prompts {dt:7.1f} s = {dt / len(prompts):.3f} s/prompt "
           f"(greedy, {a.max_new_tokens} new tokens, {a.threads} threads)")

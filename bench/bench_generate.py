@@ -68,7 +68,7 @@ def hf_generate(model, tokenizer, prompts, *, max_new_tokens, batch_size, seed) 
 def ours(model, tokenizer, prompts, *, max_new_tokens, batch_size, seed) -> int:
     cfg = SamplingConfig(max_new_tokens, temperature=0.7, top_p=0.9, seed=seed)
     new = generate_ids(model, [encode_prompt(tokenizer, p) for p in prompts], cfg, pad_id=tokenizer.pad_token_id,
-                       stop_id=end_of_turn_id(tokenizer), batch_size=batch_size, precision="bf16")
+                       stop_id=end_of_turn_id(tokenizer), batch_size=batch_size)  # precision auto
     return sum(len(ids) + (len(ids) < max_new_tokens) for ids in new)  # + the end of turn, where one was drawn
 
 

@@ -62,7 +62,8 @@ def count_pairs(data: DataPlan, limit: int) -> int:
 
 
 def describe(cfg: TrainConfig, base: TrainConfig) -> str:
-    """The settings of `cfg` that differ from `base`, as field=value."""
+    """The settings of `cfg` that differ from `base` (its precision resolved as the runs' are), as field=value."""
+    base = dataclasses.replace(base, precision=resolve_precision(base.precision, resolve_device(base.device)))
     return " ".join(f"{f.name}={getattr(cfg, f.name)}" for f in dataclasses.fields(cfg)
                     if f.name not in NOT_SHOWN and getattr(cfg, f.name) != getattr(base, f.name)) or "(the base)"
 

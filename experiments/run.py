@@ -126,7 +126,8 @@ def eval_estimate(cfg, to_evaluate: int, cache: Path) -> float | None:
     """Seconds to evaluate `to_evaluate` models: the cached evaluations' own times, else budget.eval_seconds."""
     from .evaluation import work
     seconds = [s for f in cache.glob("*.json") if (s := json.loads(f.read_text())["model"].get("seconds"))]
-    per_model = statistics.median(seconds) if seconds else budget.eval_seconds(cfg.model, *work(cfg), cfg.max_new_tokens)
+    per_model = statistics.median(seconds) if seconds else budget.eval_seconds(cfg.model, cfg.precision, *work(cfg),
+                                                                                        cfg.max_new_tokens)
     return None if per_model is None else per_model * to_evaluate
 
 
