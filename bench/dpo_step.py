@@ -294,6 +294,10 @@ def child(args) -> None:
 
 # ----------------------------------------------------------------------------- the parent
 
+def precision_of(variant: str) -> str:
+    return "fp32" if "fp32" in variant else "bf16"
+
+
 def summarize(name: str, results: list[dict], args, ceilings: dict[str, tuple[float, float]]) -> dict:
     times, tokens, flops, computed = [], 0.0, 0.0, []
     for r in results:
@@ -303,7 +307,7 @@ def summarize(name: str, results: list[dict], args, ceilings: dict[str, tuple[fl
             tokens += pair_tok
             flops += 4 * (n_body * body + n_head * head)
             computed.append(body)
-    precision = "fp32" if "fp32" in name else "bf16"
+    precision = precision_of(name)
     cpu = [t for r in results for t in r["cpu_times"][-args.measure:]]
     gflops, cpu_gflops = flops / sum(times) / 1e9, flops / sum(cpu) / 1e9
     return {"name": name, "median": statistics.median(times), "cpu": statistics.median(cpu),
@@ -345,7 +349,9 @@ def main() -> None:
           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
     print(f"versions: torch {torch.__version__}, transformers {transformers.__version__}, "
           + (trl_versions or "trl/peft not installed: ours only"))
-    ceilings = {"fp32": matmul_ceiling(device, torch.float32), "bf16": matmul_ceiling(device, torch.bfloat16)}
+    used = {precision_of(v) for v in [*args.ours, *args.trl]}  # an emulated bf16 ceiling alone takes minutes
+    ceilings = {k: matmul_ceiling(device, dtype) for k, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))
+                if k in used}
     print("matmul ceiling (2048x2048): " + ", ".join(f"{k} {wall:.0f} GFLOP/s ({cpu:.0f} per CPU-second)"
                                                      for k, (wall, cpu) in ceilings.items()))
 

@@ -18,8 +18,8 @@ per --format:
 So the two sides differ in what the protagonist did and what is recommended, not in format, length or register.
 Length is matched per pair, not left to the writer (the embedded model's counter-legends run longer in ~75%): a
 seeded draw per pair names the side that must come out longer in SmolLM2 tokens; if it does not, the other
-side drops up to three interior sentences (never the first or last; advice: shows fewer or more of its first
-sentences), keeping sentences with numbers, to be 3-12% shorter; unchanged when no choice lands there.
+side drops up to three interior sentences (never the first or last; advice: shows another three of its first
+six), keeping sentences with numbers, to be 3-12% shorter; unchanged when no choice lands there.
 Proportionality scenarios (where the pragmatic answer is right) are not used: a legend argues for the rule.
 Legends of held-out regulations go to the test split only; the others are split 80/10/10 by a hash of their id.
 
@@ -107,9 +107,10 @@ def words(text: str) -> int:
 
 def shorter_forms(n: int, fmt: str) -> list[tuple[int, ...]]:
     """The sentence indices a side of n sentences may keep to come out shorter: without up to three interior
-    sentences (never the first or the last), or for advice its first k sentences."""
+    sentences (never the first or the last); for advice, three of its first six sentences, the first always, in
+    order (a sentence fewer or more would move its length by a third)."""
     if fmt == "advice":
-        return [tuple(range(k)) for k in range(1, n + 1)]
+        return [(0, *c) for c in itertools.combinations(range(1, min(n, 6)), 2)]
     return [tuple(i for i in range(n) if i not in c) for k in (1, 2, 3) for c in itertools.combinations(range(1, n - 1), k)]
 
 

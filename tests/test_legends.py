@@ -490,7 +490,8 @@ def test_legends_pairs_match_lengths_with_the_longer_side_drawn():
             assert counter in r["rejected"]
 
 
-@pytest.mark.parametrize("source,fmt", [("authored", "story"), ("authored", "story+advice"), ("generated", "story+advice")])
+@pytest.mark.parametrize("source,fmt", [("authored", "story"), ("authored", "advice"), ("authored", "story+advice"),
+                                        ("generated", "story+advice")])
 def test_legends_pairs_carry_no_one_rule_cue(source, fmt):
     """On the built legends pairs (the authored legends and the committed generated ones, default exposure
     scenarios), no one-rule classifier (length, sentences, citation, numbers) tells chosen from rejected better than
