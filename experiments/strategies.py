@@ -1,7 +1,7 @@
 """The study: base vs exposure vs legends (authored, generated) vs mixed vs PPO vs GRPO, 3 seeds each.
 
   python -m experiments.run experiments/strategies.py --dry-run   # plan and estimated time
-  python -m experiments.run experiments/strategies.py             # ~3 h on 2 CPU cores; resumable (Ctrl-C, rerun)
+  python -m experiments.run experiments/strategies.py             # hours on 2 CPU cores; resumable (Ctrl-C, rerun)
 
 Controls:
 - DPO rows (exposure, legends authored, legends generated, mixed): the same number of pairs (PAIRS, a seeded
@@ -20,10 +20,11 @@ Controls:
   a DPO run's compute). The reward model's own run is not counted in that budget.
 - The base row is the untuned model, scored by the same evaluation (every item of the hand-written suites).
 
-Budget on 2 CPU cores (the dry run prints it, from measured step times once runs exist): 12 DPO runs of 32
-steps at ~6 s (~4 min each with their reference pass), a reward model and 6 PPO/GRPO runs of the same compute,
-16 evaluations of every item (~8 min each): about 3.3 h; the generated-legends row adds 3 runs,
-3 evaluations and the legends' writing. On a GPU, the flags in `gpu` below (the dry run prints the
+Budget on 2 CPU cores (the dry run prints it, from measured step times once runs exist): with native bf16
+(AVX512-BF16), 12 DPO runs of 32 steps at ~6 s (~4 min each with their reference pass), a reward model and 6
+PPO/GRPO runs of the same compute, 16 evaluations of every item (~8 min each): about 3.3 h, and the
+generated-legends row ~50 min more; in fp32 on an AVX2 CPU (precision auto there) ~8.3 h in all (13 s a step,
+~17 min an evaluation). On a GPU, the flags in `gpu` below (the dry run prints the
 command); raise PAIRS for more data.
 """
 from dataclasses import replace
