@@ -45,7 +45,7 @@ from dpo.files import write_text
 FORMATS = ("story", "advice", "story+advice")
 SPLITS = ("train", "validation", "test")
 FORMAT_VERSION = 3
-MIN_LENGTH_LEAD, MAX_LENGTH_RATIO = 0.97, 1.12  # after matching: shorter side 3-12% fewer words (tokens stay <= 1.15)
+MIN_LENGTH_LEAD, MAX_LENGTH_RATIO = 0.97, 1.12  # a matched shorter side: 3-12% fewer tokens than the longer
 # One frame closes both sides of a pair (drawn once per pair): only the option named differs.
 RECOMMEND = (
     "For your own decision, that points to {option}.",
