@@ -68,7 +68,9 @@ def pair_names(a: Item, b: Item) -> tuple[set[str], set[str]]:
             {b.meta["name"]} if b.meta.get("name") else words[1] - words[0])
 
 
-def kind_problems(kind: str, items: list[Item], count_tokens: Callable[[str], int]) -> list[str]:
+def balance_problems(kind: str, items: list[Item], count_tokens: Callable[[str], int]) -> list[str]:
+    """The answer is the longer option in 35-65% of the two-option items, at index 0 in 40-60%, and no cue rule
+    scores outside 0.35-0.65."""
     out = []
     choice = [i for i in items if len(i.options) == 2 and i.answer in (0, 1)]
     if kind in CHOICE and choice:
@@ -79,6 +81,11 @@ def kind_problems(kind: str, items: list[Item], count_tokens: Callable[[str], in
         for rule in RULES:
             values = list(scores[rule].values())
             out += within(f"{kind}: cue rule '{rule}' scores", sum(values) / len(values), 0.35, 0.65)
+    return out
+
+
+def kind_problems(kind: str, items: list[Item], count_tokens: Callable[[str], int]) -> list[str]:
+    out = balance_problems(kind, items, count_tokens)
     if kind in MIN_COUNTS and len(items) < MIN_COUNTS[kind]:
         out.append(f"{kind}: {len(items)} items, need at least {MIN_COUNTS[kind]}")
     if kind == "rigidity":

@@ -1,0 +1,120 @@
+"""Validation: choose training settings on hand-written items that no report uses (data/validation/*.jsonl).
+
+The test suites (data/eval/) report results; choosing beta, data size or LoRA targets on them would select on
+the test set. This scores the base and each run on the validation suites by forced choice (eval.scoring) and
+gives, per kind (compliance, rigidity), the accuracy and the mean margin
+
+    margin(item) = mean log p(answer option) - mean log p(other option)     (length-normalised log-probs)
+
+with each run's paired difference to the base (clustered bootstrap, eval.stats.compare). The margin moves long
+before an item flips, so it separates settings whose accuracies are equal. Runs of one setting over several
+seeds (NAME-seedS) are grouped: mean over seeds, the interval over seeds and items.
+
+  python -m eval.validation runs/exposure-seed0 runs/lr2e-3-seed0 ... [--out validation.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from dpo.files import write_text
+from dpo.lora import load_adapter, merge_lora
+from dpo.models import load_model
+from dpo.precision import resolve_precision
+from eval.pipeline import adapter_folder
+from eval.scoring import ItemScore, ScoringConfig, score_items
+from eval.stats import compare, estimate
+from eval.suites import Item, read_suites
+
+VALIDATION_DIR = Path(__file__).resolve().parents[1] / "data" / "validation"
+SEED = re.compile(r"-seed\d+$")
+
+
+def validation_suites() -> list[Path]:
+    return sorted(VALIDATION_DIR.glob("*.jsonl"))
+
+
+def margins(scores: list[ItemScore]) -> np.ndarray:
+    """(n,) per item: mean log-prob of the answer option minus that of the other option (two-option items)."""
+    return np.array([s.logp_mean[s.answer] - s.logp_mean[1 - s.answer] for s in scores], dtype=np.float64)
+
+
+def score_model(name: str, run: Path | None, items: list[Item], cfg: ScoringConfig, model_name: str,
+                cache_dir: str | None) -> list[ItemScore]:
+    """Forced-choice scores of the base (run None) or of a run's adapter, merged into a fresh copy of the base."""
+    model, tokenizer = load_model(model_name, cache_dir=cache_dir)
+    if run is not None:
+        merge_lora(load_adapter(model, adapter_folder(str(run))))
+    print(f"[{name}] scoring {len(items)} validation items", file=sys.stderr)
+    return score_items(model, tokenizer, items, cfg, desc=name)
+
+
+def summarise(per_run: dict[str, np.ndarray], base: np.ndarray, clusters: list[str], *, seed: int = 0) -> dict:
+    """{setting: {margin, accuracy, margin_vs_base, accuracy_vs_base}} from per-run margins (n,), runs of one
+    setting (NAME-seedS) stacked as seeds."""
+    groups: dict[str, list[np.ndarray]] = defaultdict(list)
+    for name, m in per_run.items():
+        groups[SEED.sub("", name)].append(m)
+    out = {"base": {"margin": estimate(base[None], clusters, seed=seed).to_json(),
+                    "accuracy": estimate((base[None] > 0).astype(float), clusters, seed=seed).to_json()}}
+    for setting, runs in groups.items():
+        m = np.stack(runs)
+        out[setting] = {"seeds": len(runs), "margin": estimate(m, clusters, seed=seed).to_json(),
+                        "accuracy": estimate((m > 0).astype(float), clusters, seed=seed).to_json(),
+                        "margin_vs_base": compare(m, base[None], clusters, seed=seed).to_json(),
+                        "accuracy_vs_base": compare((m > 0).astype(float), (base[None] > 0).astype(float), clusters,
+                                                    seed=seed).to_json()}
+    return out
+
+
+def table(results: dict) -> str:
+    """Markdown: per kind and setting, accuracy, margin and the margin's paired difference to the base."""
+    lines = []
+    for kind, rows in results.items():
+        lines += [f"\n{kind} ({rows['base']['margin']['n']} items)", "",
+                  "| setting | seeds | accuracy | margin | Δ margin vs base | p |", "|---|---|---|---|---|---|"]
+        for setting, r in rows.items():
+            acc, mar = r["accuracy"], r["margin"]
+            delta = r.get("margin_vs_base")
+            d = f"{delta['diff']['value']:+.4f} [{delta['diff']['lo']:+.4f}, {delta['diff']['hi']:+.4f}]" if delta else "–"
+            p = f"{delta['p_bootstrap']:.3f}" if delta else "–"
+            lines.append(f"| {setting} | {r.get('seeds', 1)} | {acc['value']:.3f} | {mar['value']:+.4f} | {d} | {p} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="run folders (train.py --out), NAME-seedS grouped by NAME")
+    parser.add_argument("--suite", action="append", default=[], help="validation suite files (default: data/validation/*.jsonl)")
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--cache-dir", default="")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--out", default="", help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    items = [i for i in read_suites([Path(p) for p in args.suite] or validation_suites()) if len(i.options) == 2]
+    if not items:
+        sys.exit("error: no two-option validation items (data/validation/*.jsonl or --suite)")
+    cfg = ScoringConfig(args.batch_size, resolve_precision(args.precision, "cpu"))
+    runs = {Path(r).name: Path(r) for r in args.runs}
+    scores = {name: margins(score_model(name, run, items, cfg, args.model, args.cache_dir or None))
+              for name, run in {"base": None, **runs}.items()}
+    results = {}
+    for kind in sorted({i.kind for i in items}):
+        idx = [k for k, i in enumerate(items) if i.kind == kind]
+        clusters = [items[k].cluster for k in idx]
+        results[kind] = summarise({n: m[idx] for n, m in scores.items() if n != "base"}, scores["base"][idx], clusters)
+    print(table(results))
+    if args.out:
+        write_text(Path(args.out), json.dumps({"items": len(items), "results": results,
+                                               "margins": {n: m.tolist() for n, m in scores.items()}}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

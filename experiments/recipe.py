@@ -1,0 +1,24 @@
+"""The training recipe, chosen on validation items (eval/validation.py), never on the test suites.
+
+The study's exposure run (128 pairs, 32 steps of 4, LoRA r 8 on q/v, lr 5e-4, beta 0.1) moves the model too
+little for any test item to flip. Each candidate changes one thing that could make DPO move it further for the
+same data; they are compared by the validation margin (data/validation/: hand-written, in domains no test suite
+has), then the test suites judge the chosen one like any other run.
+
+  python -m experiments.run experiments/recipe.py --no-eval          # train the candidates
+  python -m eval.validation experiments/results/recipe/*             # compare them on the validation items
+"""
+from dataclasses import replace
+
+from dpo.config import TrainConfig
+from experiments.lora_rank import ALL_LINEAR
+
+base = TrainConfig(strategy="exposure", max_train_pairs=128)
+
+runs = {
+    "study": base,
+    "lr2e-3": replace(base, lr=2e-3),  # larger LoRA steps
+    "all-linear": replace(base, lora_targets=ALL_LINEAR),  # adapters on every linear layer, MLP included
+    "rpo": replace(base, sft_weight=1.0),  # + NLL of the chosen answer (RPO)
+    "epochs2": replace(base, epochs=2),  # the same pairs twice: 64 steps
+}

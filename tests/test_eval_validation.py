@@ -1,0 +1,81 @@
+"""Validation items (data/validation/*.jsonl) and eval/validation.py, the tool that chooses settings on them:
+margins, seed grouping, paired differences to the base, end to end on the tiny model; the shipped items are
+balanced like the test suites and share no domain, situation or text with them."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dpo.lora import LoRAConfig, inject_lora, lora_layers, save_adapter
+from dpo.models import load_model
+from eval.scoring import ItemScore, ScoringConfig, score_items
+from eval.suite_checks import balance_problems, item_problems, option_texts, overlap
+from eval.suites import project_suites, read_suites
+from eval.validation import margins, summarise, main, validation_suites
+
+FIXTURES = Path(__file__).parent / "fixtures" / "eval"
+
+
+def test_margin_is_the_answers_mean_logp_minus_the_others():
+    scores = [ItemScore("a", 0, [-4.0, -9.0], [-1.0, -3.0], [4, 3]), ItemScore("b", 1, [-4.0, -9.0], [-1.0, -3.0], [4, 3])]
+    assert margins(scores).tolist() == [2.0, -2.0]
+
+
+def test_summarise_groups_seeds_and_pairs_each_setting_with_the_base():
+    base = np.array([0.1, -0.2, 0.3, -0.1])
+    runs = {"lr-seed0": base + 0.2, "lr-seed1": base + 0.4, "other": base - 0.05}
+    out = summarise(runs, base, ["s1", "s1", "s2", "s3"])
+    assert set(out) == {"base", "lr", "other"} and out["lr"]["seeds"] == 2 and out["other"]["seeds"] == 1
+    assert out["lr"]["margin"]["value"] == pytest.approx(base.mean() + 0.3)
+    assert out["lr"]["margin_vs_base"]["diff"]["value"] == pytest.approx(0.3)
+    assert out["other"]["margin_vs_base"]["diff"]["value"] == pytest.approx(-0.05)
+    assert out["base"]["accuracy"]["value"] == 0.5 and out["lr"]["accuracy"]["value"] == pytest.approx(7 / 8)  # a margin of 0 is no choice
+    assert out["lr"]["margin"]["clusters"] == 3
+
+
+def test_validation_scores_the_base_and_each_run_merged(tmp_path, capsys):
+    model, tok = load_model("tiny-random")
+    inject_lora(model, LoRAConfig(r=2, alpha=4))
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for layer in lora_layers(model).values():
+            layer.lora_B.weight.normal_(0, 0.3)
+    suite = FIXTURES / "compliance.jsonl"
+    items = read_suites([suite])
+    expected = margins(score_items(model, tok, items, ScoringConfig(precision="fp32")))
+    save_adapter(model, tmp_path / "run-seed0" / "adapter", "tiny-random")
+    main([str(tmp_path / "run-seed0"), "--model", "tiny-random", "--suite", str(suite), "--precision", "fp32",
+          "--out", str(tmp_path / "v.json")])
+    out = json.loads((tmp_path / "v.json").read_text())
+    assert out["margins"]["run-seed0"] == pytest.approx(expected.tolist(), abs=1e-4)
+    base = margins(score_items(load_model("tiny-random")[0], tok, items, ScoringConfig(precision="fp32")))
+    assert out["margins"]["base"] == pytest.approx(base.tolist(), abs=1e-5)
+    assert out["results"]["compliance"]["run"]["margin_vs_base"]["diff"]["value"] == pytest.approx(
+        float(np.mean(expected - base)), abs=1e-4)
+    assert "| run | 1 |" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def count_tokens():
+    from transformers import AutoTokenizer
+    from dpo.models import prepare_embedded
+    from eval.cues import token_counter
+    return token_counter(AutoTokenizer.from_pretrained(prepare_embedded(), local_files_only=True))
+
+
+@pytest.mark.real_model
+def test_validation_items_are_balanced_and_apart_from_the_test_suites(count_tokens):
+    items, tests = read_suites(validation_suites()), read_suites(project_suites())
+    assert {i.kind for i in items} == {"compliance", "rigidity"} and len(items) >= 50
+    problems = [f"{i.key}: {p}" for i in items for p in item_problems(i, count_tokens)]
+    for kind in ("compliance", "rigidity"):
+        problems += balance_problems(kind, [i for i in items if i.kind == kind], count_tokens)
+    assert not problems, "\n".join(problems)
+    assert not {i.domain for i in items} & {i.domain for i in tests}
+    assert not {i.meta["situation"] for i in items} & {i.meta.get("situation") for i in tests}
+    assert len({i.meta["situation"] for i in items}) == len(items)
+    test_texts = [o for i in tests for o in i.options] + [i.prompt for i in tests if isinstance(i.prompt, str)]
+    shared = {k: v for k, v in overlap(option_texts(items), test_texts).items() if v > 0.02}
+    assert not shared, f"validation options sharing word 8-grams with a test item: {shared}"
