@@ -146,7 +146,8 @@ def test_spec_refuses_bad_files(tmp_path):
         runner.main([str(write_experiment(tmp_path / "x.py")), "--results", str(tmp_path / "r"), "--only", "zzz"])
 
 
-@pytest.mark.parametrize("name", ["strategies", "beta", "losses", "legends_source", "data_size", "lora_rank", "citations"])
+@pytest.mark.parametrize("name", ["strategies", "beta", "losses", "legends_source", "data_size", "lora_rank", "citations",
+                                  "recipe"])
 def test_shipped_experiments_load(name):
     exp = spec.load(REPO / "experiments" / f"{name}.py")
     assert exp.runs and all(isinstance(r, (spec.TrainConfig, spec.Unavailable)) for r in exp.runs.values())
