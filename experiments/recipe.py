@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from dpo.config import TrainConfig
 from experiments.lora_rank import ALL_LINEAR
+from experiments.spec import seeds
 
 base = TrainConfig(strategy="exposure", max_train_pairs=128)
 
@@ -21,4 +22,8 @@ runs = {
     "all-linear": replace(base, lora_targets=ALL_LINEAR),  # adapters on every linear layer, MLP included
     "rpo": replace(base, sft_weight=1.0),  # + NLL of the chosen answer (RPO)
     "epochs2": replace(base, epochs=2),  # the same pairs twice: 64 steps
+    # the same larger steps on the hand-written legends (story+advice), alone and mixed half and half
+    "legends-lr2e-3": replace(base, strategy="legends", lr=2e-3),
+    "mixed-lr2e-3": replace(base, strategy="mixed", mix=0.5, lr=2e-3),
 }
+runs.update(seeds({"lr2e-3": runs["lr2e-3"]}, (1, 2)))  # is its shift on the validation items more than one seed's noise?
