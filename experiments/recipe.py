@@ -26,4 +26,4 @@ runs = {
     "legends-lr2e-3": replace(base, strategy="legends", lr=2e-3),
     "mixed-lr2e-3": replace(base, strategy="mixed", mix=0.5, lr=2e-3),
 }
-runs.update(seeds({"lr2e-3": runs["lr2e-3"]}, (1, 2)))  # is its shift on the validation items more than one seed's noise?
+runs.update(seeds({name: runs[name] for name in ("lr2e-3", "legends-lr2e-3")}, (1, 2)))  # more than one seed's noise?
