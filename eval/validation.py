@@ -47,10 +47,10 @@ def margins(scores: list[ItemScore]) -> np.ndarray:
 
 def score_model(name: str, run: Path | None, items: list[Item], cfg: ScoringConfig, model_name: str,
                 cache_dir: str | None) -> list[ItemScore]:
-    """Forced-choice scores of the base (run None) or of a run's adapter, merged into a fresh copy of the base."""
+    """Forced-choice scores of the base (run None) or of an adapter folder, merged into a fresh copy of the base."""
     model, tokenizer = load_model(model_name, cache_dir=cache_dir)
     if run is not None:
-        merge_lora(load_adapter(model, adapter_folder(str(run))))
+        merge_lora(load_adapter(model, run))
     print(f"[{name}] scoring {len(items)} validation items", file=sys.stderr)
     return score_items(model, tokenizer, items, cfg, desc=name)
 
@@ -102,7 +102,10 @@ def main(argv: list[str] | None = None) -> None:
     if not items:
         sys.exit("error: no two-option validation items (data/validation/*.jsonl or --suite)")
     cfg = ScoringConfig(args.batch_size, resolve_precision(args.precision, "cpu"))
-    runs = {Path(r).name: Path(r) for r in args.runs}
+    try:  # every run folder checked before the first model is scored
+        runs = {Path(r).name: adapter_folder(r) for r in args.runs}
+    except FileNotFoundError as e:
+        sys.exit(f"error: {e}")
     scores = {name: margins(score_model(name, run, items, cfg, args.model, args.cache_dir or None))
               for name, run in {"base": None, **runs}.items()}
     results = {}

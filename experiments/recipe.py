@@ -6,7 +6,7 @@ same data; they are compared by the validation margin (data/validation/: hand-wr
 has), then the test suites judge the chosen one like any other run.
 
   python -m experiments.run experiments/recipe.py --no-eval          # train the candidates
-  python -m eval.validation experiments/results/recipe/*             # compare them on the validation items
+  python -m eval.validation experiments/results/recipe/*/            # compare them on the validation items
 """
 from dataclasses import replace
 

@@ -33,3 +33,12 @@ def tiny():
 def smollm2():
     """The embedded default model (prepared once into the user's cache): (model, tokenizer)."""
     return load_model("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def count_tokens():
+    """Token counts with the evaluated model's tokenizer (the embedded SmolLM2)."""
+    from transformers import AutoTokenizer
+    from dpo.models import prepare_embedded
+    from eval.cues import token_counter
+    return token_counter(AutoTokenizer.from_pretrained(prepare_embedded(), local_files_only=True))

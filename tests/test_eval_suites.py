@@ -23,15 +23,6 @@ def eval_suites():
         pytest.skip(f"no suite files in {EVAL_DIR} yet")
 
 
-@pytest.fixture(scope="module")
-def count_tokens():
-    """Token counts with the evaluated model's tokenizer (the embedded SmolLM2)."""
-    from transformers import AutoTokenizer
-    from dpo.models import prepare_embedded
-    from eval.cues import token_counter
-    return token_counter(AutoTokenizer.from_pretrained(prepare_embedded(), local_files_only=True))
-
-
 @pytest.mark.real_model
 def test_project_suites_have_the_required_properties(count_tokens):
     problems = suite_problems(eval_suites(), count_tokens)

@@ -11,7 +11,7 @@ import torch
 from dpo.lora import LoRAConfig, inject_lora, lora_layers, save_adapter
 from dpo.models import load_model
 from eval.scoring import ItemScore, ScoringConfig, score_items
-from eval.suite_checks import balance_problems, item_problems, option_texts, overlap
+from eval.suite_checks import MAX_OVERLAP, balance_problems, item_problems, option_texts, overlap
 from eval.suites import project_suites, read_suites
 from eval.validation import margins, summarise, main, validation_suites
 
@@ -57,14 +57,6 @@ def test_validation_scores_the_base_and_each_run_merged(tmp_path, capsys):
     assert "| run | 1 |" in capsys.readouterr().out
 
 
-@pytest.fixture(scope="module")
-def count_tokens():
-    from transformers import AutoTokenizer
-    from dpo.models import prepare_embedded
-    from eval.cues import token_counter
-    return token_counter(AutoTokenizer.from_pretrained(prepare_embedded(), local_files_only=True))
-
-
 @pytest.mark.real_model
 def test_validation_items_are_balanced_and_apart_from_the_test_suites(count_tokens):
     items, tests = read_suites(validation_suites()), read_suites(project_suites())
@@ -77,5 +69,5 @@ def test_validation_items_are_balanced_and_apart_from_the_test_suites(count_toke
     assert not {i.meta["situation"] for i in items} & {i.meta.get("situation") for i in tests}
     assert len({i.meta["situation"] for i in items}) == len(items)
     test_texts = [o for i in tests for o in i.options] + [i.prompt for i in tests if isinstance(i.prompt, str)]
-    shared = {k: v for k, v in overlap(option_texts(items), test_texts).items() if v > 0.02}
+    shared = {k: v for k, v in overlap(option_texts(items), test_texts).items() if v > MAX_OVERLAP}
     assert not shared, f"validation options sharing word 8-grams with a test item: {shared}"
