@@ -8,7 +8,8 @@ gives, per kind (compliance, rigidity), the accuracy and the mean margin
 
 with each run's paired difference to the base (clustered bootstrap, eval.stats.compare). The margin moves long
 before an item flips, so it separates settings whose accuracies are equal. Runs of one setting over several
-seeds (NAME-seedS) are grouped: mean over seeds, the interval over seeds and items.
+seeds (run folders whose config.json differ only in the seed, eval.aggregate.groups) are grouped: mean over
+seeds, the interval over seeds and items.
 
   python -m eval.validation runs/exposure-seed0 runs/lr2e-3-seed0 ... [--out validation.json]
 """
@@ -16,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +26,13 @@ from dpo.files import write_text
 from dpo.lora import load_adapter, merge_lora
 from dpo.models import load_model
 from dpo.precision import resolve_precision
+from eval.aggregate import groups
 from eval.pipeline import adapter_folder
 from eval.scoring import ItemScore, ScoringConfig, score_items
 from eval.stats import compare, estimate
 from eval.suites import Item, read_suites
 
 VALIDATION_DIR = Path(__file__).resolve().parents[1] / "data" / "validation"
-SEED = re.compile(r"-seed\d+$")
 
 
 def validation_suites() -> list[Path]:
@@ -55,17 +54,15 @@ def score_model(name: str, run: Path | None, items: list[Item], cfg: ScoringConf
     return score_items(model, tokenizer, items, cfg, desc=name)
 
 
-def summarise(per_run: dict[str, np.ndarray], base: np.ndarray, clusters: list[str], *, seed: int = 0) -> dict:
-    """{setting: {margin, accuracy, margin_vs_base, accuracy_vs_base}} from per-run margins (n,), runs of one
-    setting (NAME-seedS) stacked as seeds."""
-    groups: dict[str, list[np.ndarray]] = defaultdict(list)
-    for name, m in per_run.items():
-        groups[SEED.sub("", name)].append(m)
+def summarise(per_run: dict[str, np.ndarray], base: np.ndarray, clusters: list[str],
+              settings: dict[str, list[str]], *, seed: int = 0) -> dict:
+    """{setting: {margin, accuracy, margin_vs_base, accuracy_vs_base}} from per-run margins (n,); settings maps a
+    label to its runs' names (eval.aggregate.groups), stacked as seeds."""
     out = {"base": {"margin": estimate(base[None], clusters, seed=seed).to_json(),
                     "accuracy": estimate((base[None] > 0).astype(float), clusters, seed=seed).to_json()}}
-    for setting, runs in groups.items():
-        m = np.stack(runs)
-        out[setting] = {"seeds": len(runs), "margin": estimate(m, clusters, seed=seed).to_json(),
+    for setting, names in settings.items():
+        m = np.stack([per_run[n] for n in names])
+        out[setting] = {"seeds": len(names), "margin": estimate(m, clusters, seed=seed).to_json(),
                         "accuracy": estimate((m > 0).astype(float), clusters, seed=seed).to_json(),
                         "margin_vs_base": compare(m, base[None], clusters, seed=seed).to_json(),
                         "accuracy_vs_base": compare((m > 0).astype(float), (base[None] > 0).astype(float), clusters,
@@ -90,7 +87,7 @@ def table(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", help="run folders (train.py --out), NAME-seedS grouped by NAME")
+    parser.add_argument("runs", nargs="+", help="run folders (train.py --out); runs whose config.json differ only in the seed are grouped")
     parser.add_argument("--suite", action="append", default=[], help="validation suite files (default: data/validation/*.jsonl)")
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--cache-dir", default="")
@@ -106,13 +103,15 @@ def main(argv: list[str] | None = None) -> None:
         runs = {Path(r).name: adapter_folder(r) for r in args.runs}
     except FileNotFoundError as e:
         sys.exit(f"error: {e}")
+    settings = groups({name: {"adapter": str(run)} for name, run in runs.items()})
     scores = {name: margins(score_model(name, run, items, cfg, args.model, args.cache_dir or None))
               for name, run in {"base": None, **runs}.items()}
     results = {}
     for kind in sorted({i.kind for i in items}):
         idx = [k for k, i in enumerate(items) if i.kind == kind]
         clusters = [items[k].cluster for k in idx]
-        results[kind] = summarise({n: m[idx] for n, m in scores.items() if n != "base"}, scores["base"][idx], clusters)
+        per_run = {n: m[idx] for n, m in scores.items() if n != "base"}
+        results[kind] = summarise(per_run, scores["base"][idx], clusters, settings)
     print(table(results))
     if args.out:
         write_text(Path(args.out), json.dumps({"items": len(items), "results": results,

@@ -23,10 +23,10 @@ def test_margin_is_the_answers_mean_logp_minus_the_others():
     assert margins(scores).tolist() == [2.0, -2.0]
 
 
-def test_summarise_groups_seeds_and_pairs_each_setting_with_the_base():
+def test_summarise_stacks_each_settings_seeds_and_pairs_it_with_the_base():
     base = np.array([0.1, -0.2, 0.3, -0.1])
     runs = {"lr-seed0": base + 0.2, "lr-seed1": base + 0.4, "other": base - 0.05}
-    out = summarise(runs, base, ["s1", "s1", "s2", "s3"])
+    out = summarise(runs, base, ["s1", "s1", "s2", "s3"], {"lr": ["lr-seed0", "lr-seed1"], "other": ["other"]})
     assert set(out) == {"base", "lr", "other"} and out["lr"]["seeds"] == 2 and out["other"]["seeds"] == 1
     assert out["lr"]["margin"]["value"] == pytest.approx(base.mean() + 0.3)
     assert out["lr"]["margin_vs_base"]["diff"]["value"] == pytest.approx(0.3)
@@ -35,7 +35,7 @@ def test_summarise_groups_seeds_and_pairs_each_setting_with_the_base():
     assert out["lr"]["margin"]["clusters"] == 3
 
 
-def test_validation_scores_the_base_and_each_run_merged(tmp_path, capsys):
+def test_validation_scores_the_base_and_each_run_merged_seeds_grouped_by_config(tmp_path, capsys):
     model, tok = load_model("tiny-random")
     inject_lora(model, LoRAConfig(r=2, alpha=4))
     torch.manual_seed(1)
@@ -45,16 +45,19 @@ def test_validation_scores_the_base_and_each_run_merged(tmp_path, capsys):
     suite = FIXTURES / "compliance.jsonl"
     items = read_suites([suite])
     expected = margins(score_items(model, tok, items, ScoringConfig(precision="fp32")))
-    save_adapter(model, tmp_path / "run-seed0" / "adapter", "tiny-random")
-    main([str(tmp_path / "run-seed0"), "--model", "tiny-random", "--suite", str(suite), "--precision", "fp32",
-          "--out", str(tmp_path / "v.json")])
+    for seed in (0, 1):  # two seeds of one setting (the same adapter, so their mean is known)
+        save_adapter(model, tmp_path / f"run-seed{seed}" / "adapter", "tiny-random")
+        (tmp_path / f"run-seed{seed}" / "config.json").write_text(json.dumps({"config": {"lr": 1e-3, "seed": seed}}))
+    main([str(tmp_path / "run-seed0"), str(tmp_path / "run-seed1"), "--model", "tiny-random", "--suite", str(suite),
+          "--precision", "fp32", "--out", str(tmp_path / "v.json")])
     out = json.loads((tmp_path / "v.json").read_text())
     assert out["margins"]["run-seed0"] == pytest.approx(expected.tolist(), abs=1e-4)
     base = margins(score_items(load_model("tiny-random")[0], tok, items, ScoringConfig(precision="fp32")))
     assert out["margins"]["base"] == pytest.approx(base.tolist(), abs=1e-5)
-    assert out["results"]["compliance"]["run"]["margin_vs_base"]["diff"]["value"] == pytest.approx(
-        float(np.mean(expected - base)), abs=1e-4)
-    assert "| run | 1 |" in capsys.readouterr().out
+    grouped = out["results"]["compliance"]["run (2 seeds)"]
+    assert grouped["seeds"] == 2 and set(out["results"]["compliance"]) == {"base", "run (2 seeds)"}
+    assert grouped["margin_vs_base"]["diff"]["value"] == pytest.approx(float(np.mean(expected - base)), abs=1e-4)
+    assert "| run (2 seeds) | 2 |" in capsys.readouterr().out
 
 
 @pytest.mark.real_model
