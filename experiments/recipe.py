@@ -27,3 +27,11 @@ runs = {
     "mixed-lr2e-3": replace(base, strategy="mixed", mix=0.5, lr=2e-3),
 }
 runs.update(seeds({name: runs[name] for name in ("lr2e-3", "legends-lr2e-3")}, (1, 2)))  # more than one seed's noise?
+# second round, the levers the study's ablation files vary, at the study's lr (its seed noise is the smallest)
+runs.update({
+    "pairs512": replace(base, max_train_pairs=512),  # 4x the data: 128 steps (data_size.py)
+    "simpo": replace(base, loss="simpo", beta=2.0, simpo_gamma=0.5),  # the length-normalised margin (losses.py)
+    "ipo": replace(base, loss="ipo", beta=0.5),  # squared loss toward a fixed margin (losses.py)
+    "citations-none": replace(base, citations="none"),  # no rule named on either side (citations.py)
+    "beta0.5": replace(base, beta=0.5),  # a tighter KL (beta.py); under Adam beta mostly sets when it saturates
+})
