@@ -35,3 +35,4 @@ runs.update({
     "citations-none": replace(base, citations="none"),  # no rule named on either side (citations.py)
     "beta0.5": replace(base, beta=0.5),  # a tighter KL (beta.py); under Adam beta mostly sets when it saturates
 })
+runs.update(seeds({"pairs512": runs["pairs512"]}, (1,)))  # the one that moved most: a second seed
