@@ -2,7 +2,8 @@
 
 Stands above dpo/ (which knows pair files, never strategies) and below the scripts:
 
-  exposure   the exposure builder's train split (validation split for eval); --citations, --proportionality
+  exposure   the exposure builder's train split (validation split for eval); --citations, --proportionality;
+             --exposure-source authored: the hand-written pairs of data/exposure/authored/ instead
   legends    legends pairs (legends.pairs) built on the same scenarios; --legends-source, --legends-format
   mixed      both, sampled at shares (1 - mix, mix)
   --data F   any pair files instead (then eval pairs come only from --eval-data)
@@ -18,8 +19,11 @@ from legends.pairs import FORMATS as LEGENDS_FORMATS
 
 NAMES = ("exposure", "legends", "mixed")
 LEGENDS_SOURCES = ("authored", "generated")  # or a path to a legends JSONL file
-CHOICES = {"strategy": NAMES, "legends_format": LEGENDS_FORMATS, "citations": CITATIONS}  # for dpo.config.build_parser
+EXPOSURE_SOURCES = ("builder", "authored")
+CHOICES = {"strategy": NAMES, "legends_format": LEGENDS_FORMATS, "citations": CITATIONS,
+           "exposure_source": EXPOSURE_SOURCES}  # for dpo.config.build_parser
 ROOT = Path(__file__).resolve().parent
+AUTHORED_EXPOSURE = ROOT / "data" / "exposure" / "authored"  # train.jsonl, validation.jsonl (README: who wrote them)
 AUTHORED_LEGENDS = ROOT / "data" / "legends" / "authored.jsonl"
 GENERATED_LEGENDS = ROOT / "data" / "legends" / "legends.jsonl"
 
@@ -32,6 +36,8 @@ def check(cfg: TrainConfig) -> None:
         raise ValueError(f"mix must be in [0, 1], got {cfg.mix}")
     if cfg.legends_format not in LEGENDS_FORMATS:
         raise ValueError(f"legends_format must be one of {LEGENDS_FORMATS}, got {cfg.legends_format!r}")
+    if cfg.exposure_source not in EXPOSURE_SOURCES:
+        raise ValueError(f"exposure_source must be one of {EXPOSURE_SOURCES}, got {cfg.exposure_source!r}")
     if cfg.citations not in CITATIONS:
         raise ValueError(f"citations must be one of {CITATIONS}, got {cfg.citations!r}")
     if not 0.0 <= cfg.proportionality < 1.0:
@@ -62,8 +68,11 @@ def resolve(cfg: TrainConfig) -> DataPlan:
         return DataPlan([Path(p) for p in cfg.data], [Path(p) for p in cfg.eval_data])
     train, evals = [], []
     if cfg.strategy in ("exposure", "mixed"):
-        from exposure.builder import ensure_built
-        built = ensure_built(config=exposure_config(cfg))
+        if cfg.exposure_source == "authored":
+            built = {split: AUTHORED_EXPOSURE / f"{split}.jsonl" for split in ("train", "validation")}
+        else:
+            from exposure.builder import ensure_built
+            built = ensure_built(config=exposure_config(cfg))
         train.append(built["train"])
         evals.append(built["validation"])
     if cfg.strategy in ("legends", "mixed"):

@@ -36,3 +36,9 @@ runs.update({
     "beta0.5": replace(base, beta=0.5),  # a tighter KL (beta.py); under Adam beta mostly sets when it saturates
 })
 runs.update(seeds({"pairs512": runs["pairs512"]}, (1,)))  # the one that moved most: a second seed
+# third round: the same 57 obligations in hand-written pairs (data/exposure/authored/: prose, no template, cue-balanced)
+runs.update({
+    "authored": replace(base, exposure_source="authored"),
+    "authored-all": replace(base, exposure_source="authored", max_train_pairs=0),  # all 224: 56 steps
+})
+runs.update(seeds({"authored": runs["authored"]}, (1,)))
