@@ -2,8 +2,8 @@
 
 Stands above dpo/ (which knows pair files, never strategies) and below the scripts:
 
-  exposure   the exposure builder's train split (validation split for eval); --citations, --proportionality;
-             --exposure-source authored: the hand-written pairs of data/exposure/authored/ instead
+  exposure   the hand-written pairs of data/exposure/authored/ (train; validation for eval), or with
+             --exposure-source builder the exposure builder's splits (--citations, --proportionality)
   legends    legends pairs (legends.pairs) built on the same scenarios; --legends-source, --legends-format
   mixed      both, sampled at shares (1 - mix, mix)
   --data F   any pair files instead (then eval pairs come only from --eval-data)
@@ -19,7 +19,7 @@ from legends.pairs import FORMATS as LEGENDS_FORMATS
 
 NAMES = ("exposure", "legends", "mixed")
 LEGENDS_SOURCES = ("authored", "generated")  # or a path to a legends JSONL file
-EXPOSURE_SOURCES = ("builder", "authored")
+EXPOSURE_SOURCES = ("authored", "builder")
 CHOICES = {"strategy": NAMES, "legends_format": LEGENDS_FORMATS, "citations": CITATIONS,
            "exposure_source": EXPOSURE_SOURCES}  # for dpo.config.build_parser
 ROOT = Path(__file__).resolve().parent

@@ -26,7 +26,7 @@ class TrainConfig:
     # which pair files a strategy means is resolved above dpo/ (strategies.py); dpo/ only records these
     strategy: str = "exposure"  # exposure | legends | mixed
     mix: float = 0.5  # with strategy=mixed: fraction of legends pairs
-    exposure_source: str = "builder"  # exposure pairs: builder (templated from the catalogue) | authored (hand-written)
+    exposure_source: str = "authored"  # exposure pairs: authored (hand-written) | builder (templated from the catalogue)
     citations: str = "balanced"  # exposure pairs: balanced (as often on the rejected side) | none
     proportionality: float = 0.2  # exposure pairs: share where the pragmatic answer is right
     legends_source: str = "authored"  # authored | generated | a legends .jsonl file

@@ -57,7 +57,7 @@ class EvalConfig:
     bbq_limit: int = 0  # a seeded sample of BBQ examples; 0 = all
     training_data: bool = True  # read the strategies' training pairs: cue classifier control, fact seen/unseen
     labels: str = ""  # hand-labelled answers for the judges' agreement; empty: data/eval/judge_labels.jsonl with the project suites
-    test_pairs: list[str] = field(default_factory=list)  # NAME=FILE; empty: exposure test (+ legends test if built)
+    test_pairs: list[str] = field(default_factory=list)  # NAME=FILE; empty: project_pair_sets('test')
     out: str = "reports/eval"  # /reports/ is git-ignored
     seed: int = 0
     limit: int = 20  # items per kind (a seeded sample; pairs kept whole); 0 = all (the study setting)
@@ -111,11 +111,12 @@ def model_list(cfg: EvalConfig) -> list[tuple[str, Path | None]]:
 
 
 def project_pair_sets(split: str = "test") -> dict[str, Path]:
-    """{strategy: its pair file of `split`}: the default exposure data and the authored legends' pairs."""
-    from exposure.builder import ensure_built
+    """{strategy: its default pair file of `split`}: the hand-written exposure pairs (they have no test split: their
+    validation split, never trained on, stands in) and the authored legends' pairs."""
     from legends.pairs import ensure_pairs
-    from strategies import AUTHORED_LEGENDS
-    return {"exposure": Path(ensure_built()[split]), "legends": Path(ensure_pairs(AUTHORED_LEGENDS)[split])}
+    from strategies import AUTHORED_EXPOSURE, AUTHORED_LEGENDS
+    exposure = AUTHORED_EXPOSURE / f"{'validation' if split == 'test' else split}.jsonl"
+    return {"exposure": exposure, "legends": Path(ensure_pairs(AUTHORED_LEGENDS)[split])}
 
 
 def training_pairs(cfg: EvalConfig, items: list[Item]) -> dict[str, list[PreferencePair]]:

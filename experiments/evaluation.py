@@ -2,7 +2,7 @@
 
 Each model's part of the results (results["models"][name]: per-item records, drift, held-out pairs) is kept
 in <experiment>/evaluations/<name>.json with its key: the evaluation settings, the SHA-256 of the suite, BBQ,
-label and test-pair files, the base model, and for a run the SHA-256 of its adapter files. A model whose key
+label and test-pair files (without --test-pairs: the project's held-out and training pair files), the base model, and for a run the SHA-256 of its adapter files. A model whose key
 matches is not evaluated again; the others are evaluated in one eval.pipeline.run call, each written to the
 cache as soon as it is scored (an interruption loses at most the model being scored), and the comparison over all models (seed groups, paired differences) is recomputed by
 eval.aggregate from the cached parts.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dpo.files import file_sha256, write_text
 from eval.aggregate import aggregate
-from eval.pipeline import EvalConfig, adapter_folder, project_suites, run
+from eval.pipeline import EvalConfig, adapter_folder, project_pair_sets, project_suites, run
 from eval.suites import read_suites, select
 
 NOT_IN_KEY = ("adapters", "runs", "out", "cache_dir", "wandb", "wandb_project")  # settings that do not change a model's scores
@@ -33,6 +33,10 @@ def settings_key(cfg: EvalConfig) -> dict:
     if not suites and not cfg.no_suites:  # the project's folder of suites, label file included
         suites = [p for p in sorted(project_suites()[0].parent.iterdir()) if p.is_file()]
     extra = [Path(p) for p in (cfg.bbq, cfg.labels) if p] + [Path(spec.partition("=")[2]) for spec in cfg.test_pairs]
+    if not cfg.test_pairs:  # the project's held-out pairs: a change of the default data is a change of the scores
+        extra += list(project_pair_sets("test").values())
+    if cfg.training_data:  # the cue controls' classifier and the fact items' seen/unseen come from these
+        extra += list(project_pair_sets("train").values())
     return {"settings": settings, "files": files_digest(suites + extra)}
 
 

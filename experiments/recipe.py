@@ -14,7 +14,7 @@ from dpo.config import TrainConfig
 from experiments.lora_rank import ALL_LINEAR
 from experiments.spec import seeds
 
-base = TrainConfig(strategy="exposure", max_train_pairs=128)
+base = TrainConfig(strategy="exposure", exposure_source="builder", max_train_pairs=128)  # rounds 1-2: the builder's pairs
 
 runs = {
     "study": base,

@@ -6,9 +6,12 @@
 Controls:
 - DPO rows (exposure, legends authored, legends generated, mixed): the same number of pairs (PAIRS, a seeded
   sample: the seed also draws the sample), the same steps, max_length and LoRA, and about the same response
-  tokens, matched by truncation: every response keeps at most max_response_length = 168 tokens (the exposure
-  answers' mean; exposure ~148 after the cap, legends 168); legends as story+advice, so the recommendation
-  comes first and survives the cap. legends_source.py compares full-length stories and the advice form.
+  tokens, matched by truncation: every response keeps at most max_response_length = 168 tokens (128 pairs:
+  exposure ~40,700 response tokens, legends 43,000); legends as story+advice, so the recommendation comes
+  first and survives the cap. legends_source.py compares full-length stories and the advice form.
+- Exposure is the default source since 2026-12-03: the hand-written pairs (data/exposure/authored/), chosen
+  on the validation items over the builder's templated pairs (experiments/results/recipe/report.md, round 3).
+  The sittings before trained exposure and mixed on the builder's pairs; those runs go stale and train again.
 - Generated legends: as many as the authored corpus has (308), written by the embedded model beforehand with
   `python generate.py --n 308` (not a `prepare` step: on 2 CPU cores the 135M model keeps ~3% of its drafts,
   0.6 legends a minute, ~8.5 h for 308; with `--backend openai` on a served larger model it takes minutes).

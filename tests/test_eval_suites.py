@@ -84,11 +84,12 @@ def test_overlap_counts_shared_eight_grams():
 
 
 def training_texts():
-    """Prompt + chosen + rejected of every training pair: the exposure builder's train split and, when they can
-    be built, the legends pairs' train split."""
+    """Prompt + chosen + rejected of every training pair: the hand-written exposure pairs, the exposure builder's
+    and the legends pairs' train splits."""
     from dpo.data import read_pairs
     from eval.pipeline import project_pair_sets
-    for path in project_pair_sets("train").values():
+    from exposure.builder import ensure_built
+    for path in [*project_pair_sets("train").values(), ensure_built()["train"]]:
         for p in read_pairs(path)[0]:
             prompt = p.prompt if isinstance(p.prompt, str) else " ".join(m["content"] for m in p.prompt)
             yield " ".join((prompt, p.chosen, p.rejected))
