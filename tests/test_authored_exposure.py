@@ -22,20 +22,21 @@ HELD_OUT = [*sorted((ROOT / "data" / "eval").glob("*.jsonl")), *sorted((ROOT / "
 
 @pytest.fixture(scope="module")
 def splits():
-    return {split: read_pairs(AUTHORED_EXPOSURE / f"{split}.jsonl")[0] for split in ("train", "validation")}
+    """train and validation (the default data), train2 (a second round of 256, not yet validated: README)."""
+    return {split: read_pairs(AUTHORED_EXPOSURE / f"{split}.jsonl")[0] for split in ("train", "validation", "train2")}
 
 
 @pytest.fixture(scope="module")
 def pairs(splits):
-    return splits["train"] + splits["validation"]
+    return splits["train"] + splits["validation"] + splits["train2"]
 
 
 def words(text: str) -> int:
     return len(text.split())
 
 
-def test_at_least_250_distinct_pairs_in_two_disjoint_splits(splits, pairs):
-    assert len(pairs) >= 250 and len(splits["validation"]) >= 24
+def test_at_least_500_distinct_pairs_in_disjoint_splits(splits, pairs):
+    assert len(pairs) >= 500 and len(splits["validation"]) >= 24 and len(splits["train2"]) >= 250
     assert len({p.id for p in pairs}) == len(pairs)
     assert len({p.prompt for p in pairs}) == len(pairs)
     kinds = [p.meta["kind"] for p in pairs]
@@ -55,10 +56,13 @@ def test_every_rule_is_a_real_obligation_the_builder_also_teaches(pairs):
     assert {p.meta["rule"] for p in pairs} == {p.meta.get("rule") for p in built}
 
 
-def test_no_length_sentence_number_or_citation_cue(pairs):
-    """Each of the cue audit's one-rule classifiers (more words, sentences, numbers; names a law) is near chance
-    (0.5), and so is its function-word regression (5-fold cross-validation): the sides differ in the argument."""
-    result = audit([{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "meta": {"split": "all"}} for p in pairs],
+@pytest.mark.parametrize("round_", [("train", "validation"), ("train2",)], ids=["round1", "round2"])
+def test_no_length_sentence_number_or_citation_cue(splits, pairs, round_):
+    """Per round of 256 pairs, each of the cue audit's one-rule classifiers (more words, sentences, numbers; names
+    a law) is near chance (0.5), and so is its function-word regression (5-fold cross-validation): the sides
+    differ in the argument."""
+    members = [p for split in round_ for p in splits[split]]
+    result = audit([{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "meta": {"split": "all"}} for p in members],
                    count_tokens=lambda text: len(text.split()))["groups"]["all"]
     for rule in ("words", "sents", "nums", "cites"):
         assert result[rule] <= 0.62, (rule, result[rule])
