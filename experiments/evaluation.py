@@ -2,10 +2,11 @@
 
 Each model's part of the results (results["models"][name]: per-item records, drift, held-out pairs) is kept
 in <experiment>/evaluations/<name>.json with its key: the evaluation settings, the SHA-256 of the suite, BBQ,
-label and test-pair files (without --test-pairs: the project's held-out and training pair files), the base model, and for a run the SHA-256 of its adapter files. A model whose key
-matches is not evaluated again; the others are evaluated in one eval.pipeline.run call, each written to the
-cache as soon as it is scored (an interruption loses at most the model being scored), and the comparison over all models (seed groups, paired differences) is recomputed by
-eval.aggregate from the cached parts.
+label and test-pair files (without --test-pairs: the project's held-out and training pair files), the base
+model, and for a run the SHA-256 of its adapter files. A model whose key matches is not evaluated again; the
+others are evaluated in one eval.pipeline.run call, each written to the cache as soon as it is scored (an
+interruption loses at most the model being scored), and the comparison over all models (seed groups, paired
+differences) is recomputed by eval.aggregate from the cached parts.
 """
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def test_every_rule_is_a_real_obligation_the_builder_also_teaches(pairs):
 
 
 @pytest.mark.parametrize("round_", [("train", "validation"), ("train2",)], ids=["round1", "round2"])
-def test_no_length_sentence_number_or_citation_cue(splits, pairs, round_):
+def test_no_length_sentence_number_or_citation_cue(splits, round_):
     """Per round of 256 pairs, each of the cue audit's one-rule classifiers (more words, sentences, numbers; names
     a law) is near chance (0.5), and so is its function-word regression (5-fold cross-validation): the sides
     differ in the argument."""
@@ -67,11 +67,11 @@ def test_no_length_sentence_number_or_citation_cue(splits, pairs, round_):
     for rule in ("words", "sents", "nums", "cites"):
         assert result[rule] <= 0.62, (rule, result[rule])
     assert result["bow_func"] <= 0.65
-    for p in pairs:
+    for p in members:
         assert 75 <= words(p.chosen) <= 160 and 75 <= words(p.rejected) <= 160, p.id
         assert max(words(p.chosen), words(p.rejected)) / min(words(p.chosen), words(p.rejected)) <= 1.25, p.id
-    declared = [p.meta["citations"] for p in pairs]
-    assert abs(sum(c["chosen"] for c in declared) - sum(c["rejected"] for c in declared)) <= 0.05 * len(pairs)
+    declared = [p.meta["citations"] for p in members]
+    assert abs(sum(c["chosen"] for c in declared) - sum(c["rejected"] for c in declared)) <= 0.05 * len(members)
 
 
 def test_varied_not_templated(pairs):
@@ -88,7 +88,7 @@ def test_varied_not_templated(pairs):
 
 
 def test_no_text_copied_from_test_or_validation_items(pairs):
-    """No prompt shares a 10-word run with the prompt of an evaluation or validation item, and no pair a 20-word
+    """No prompt shares a 12-word run with the prompt of an evaluation or validation item, and no pair a 20-word
     run with any of their text (they stay held out). Shorter runs do recur: both restate the same obligations
     ("the right not to be subject to decisions based solely on automated processing")."""
     def runs(text: str, n: int) -> set[str]:
