@@ -6,6 +6,6 @@ from dataclasses import replace
 from dpo.config import TrainConfig
 from experiments.spec import seeds
 
-base = TrainConfig(strategy="exposure", exposure_source="builder")
+base = TrainConfig(strategy="exposure", exposure_source="builder", max_train_pairs=256)
 
 runs = seeds({"balanced": base, "none": replace(base, citations="none")})
