@@ -22,16 +22,16 @@ HELD_OUT = [*sorted((ROOT / "data" / "eval").glob("*.jsonl")), *sorted((ROOT / "
 
 @pytest.fixture(scope="module")
 def splits():
-    """train (both rounds of writing) and validation (held out, round 1)."""
-    return {split: read_pairs(AUTHORED_EXPOSURE / f"{split}.jsonl")[0] for split in ("train", "validation")}
+    """train (rounds 1-2, the default), validation (held out, round 1), round3 (written, not yet validated: README)."""
+    return {split: read_pairs(AUTHORED_EXPOSURE / f"{split}.jsonl")[0] for split in ("train", "validation", "round3")}
 
 
 @pytest.fixture(scope="module")
 def pairs(splits):
-    return splits["train"] + splits["validation"]
+    return splits["train"] + splits["validation"] + splits["round3"]
 
 
-ROUNDS = {"round1": "ea", "round2": "eb"}  # each round of 256 was written and levelled on its own: ids ea-*, eb-*
+ROUNDS = {"round1": "ea", "round2": "eb", "round3": "ec"}  # each round of 256 written and levelled on its own
 
 
 def words(text: str) -> int:
@@ -41,7 +41,8 @@ def words(text: str) -> int:
 def test_at_least_500_distinct_pairs_in_disjoint_splits(splits, pairs):
     assert len(pairs) >= 500 and len(splits["validation"]) >= 24
     assert all(p.id.startswith(ROUNDS["round1"]) for p in splits["validation"])  # round 2 is all training data
-    assert {prefix: sum(p.id.startswith(prefix) for p in pairs) for prefix in ROUNDS.values()} == {"ea": 256, "eb": 256}
+    assert {prefix: sum(p.id.startswith(prefix) for p in pairs) for prefix in ROUNDS.values()} == dict.fromkeys(ROUNDS.values(), 256)
+    assert all(p.id.startswith(ROUNDS["round3"]) for p in splits["round3"])
     assert len({p.id for p in pairs}) == len(pairs)
     assert len({p.prompt for p in pairs}) == len(pairs)
     kinds = [p.meta["kind"] for p in pairs]
