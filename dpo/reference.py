@@ -6,12 +6,16 @@ both responses: dpo.logprobs.batch_pairs), writes a safetensors file
     <cache_dir>/reference-<key[:24]>.safetensors
 with tensors chosen_sum, chosen_mean, chosen_count, rejected_sum, rejected_mean, rejected_count (each (N,)).
 
-The key is a SHA-256 of everything that changes the numbers: the model's weights, buffers and config
-(dpo.models.model_identity), the token ids and labels of every example (so the tokenizer, chat template,
-data, max lengths and truncation mode all enter through what they produce), the precision, the device type,
-the torch and transformers versions and FORMAT_VERSION. The file's
-metadata holds the full key and a SHA-256 of its tensors; a file that cannot be read, or whose key, checksum,
-shapes or token counts do not match, is reported and recomputed, never used.
+The key is a SHA-256 of everything that changes the numbers: the context (the model's weights, buffers and
+config, dpo.models.model_identity; the precision, the device type, the torch and transformers versions and
+FORMAT_VERSION) and the token ids and labels of every example (so the tokenizer, chat template, data, max
+lengths and truncation mode all enter through what they produce). The file's metadata holds the full key,
+the context, one hash per example and a SHA-256 of its tensors; a file that cannot be read, or whose key,
+checksum, shapes or token counts do not match, is reported and recomputed, never used.
+
+Row reuse: on a miss, the rows of examples that an earlier file of the same context holds (matched by their
+example hash, from files whose checksum holds) are taken from it, and only the other examples are computed:
+another seed's sample of the same pairs, or a pair file that grew, costs only its new pairs.
 """
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ from dpo.lora import lora_layers
 from dpo.models import eval_mode, model_identity
 from dpo.precision import autocast, resolve_precision
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _SIDES = ("chosen", "rejected")
 _FIELDS = ("sum", "mean", "count")
 
@@ -55,19 +59,24 @@ class ReferenceLogps:
         return self.chosen.select(indices), self.rejected.select(indices)
 
 
-def cache_key(identity: str, examples: Sequence[dict], precision: str, device: str | torch.device) -> str:
-    """SHA-256 hex of the model's identity (dpo.models.model_identity), examples' ids and labels,
+def context_key(identity: str, precision: str, device: str | torch.device) -> str:
+    """SHA-256 hex of what every row of a cache file shares: the model's identity (dpo.models.model_identity),
     precision, device type, library versions and format version."""
     import transformers
-    h = hashlib.sha256()
-    h.update(json.dumps({"format": FORMAT_VERSION, "precision": precision, "device": torch.device(device).type,
-                         "model": identity, "examples": len(examples), "torch": torch.__version__,
-                         "transformers": transformers.__version__}).encode())
-    for ex in examples:
-        for side in _SIDES:
-            for field in ("input_ids", "labels"):
-                h.update(json.dumps(ex[f"{side}_{field}"]).encode())
-    return h.hexdigest()
+    return hashlib.sha256(json.dumps({"format": FORMAT_VERSION, "precision": precision, "model": identity,
+                                      "device": torch.device(device).type, "torch": torch.__version__,
+                                      "transformers": transformers.__version__}).encode()).hexdigest()
+
+
+def example_hashes(examples: Sequence[dict]) -> list[str]:
+    """Per example, a SHA-256 hex (32 characters) of its chosen and rejected token ids and labels."""
+    return [hashlib.sha256(json.dumps([ex[f"{side}_{field}"] for side in _SIDES for field in ("input_ids", "labels")])
+                           .encode()).hexdigest()[:32] for ex in examples]
+
+
+def cache_key(context: str, hashes: Sequence[str]) -> str:
+    """SHA-256 hex of the context (context_key) and the examples, in order (example_hashes)."""
+    return hashlib.sha256((context + "".join(hashes)).encode()).hexdigest()
 
 
 def cache_path(cache_dir: str | os.PathLike, key: str) -> Path:
@@ -88,7 +97,9 @@ def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id:
     if lora_layers(model):
         raise ValueError("reference_logps: the model has LoRA layers; compute reference log-probs on the base "
                          "model before inject_lora")
-    key = cache_key(identity or model_identity(model), examples, precision, device)
+    context = context_key(identity or model_identity(model), precision, device)
+    hashes = example_hashes(examples)
+    key = cache_key(context, hashes)
     path = cache_path(cache_dir, key) if cache_dir is not None else None
     cached = None
     if path is not None and path.exists() and distributed.is_main():
@@ -100,10 +111,25 @@ def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id:
     if cached is not None:
         chosen, rejected = cached
         return ReferenceLogps(chosen.to(device), rejected.to(device), key, path, from_cache=True)
-    chosen, rejected = compute_logps(model, examples, pad_id=pad_id, precision=precision,
-                                     batch_size=batch_size, device=device)
+    known = {}  # example index -> its row (6 values) from an earlier file of this context
     if path is not None and distributed.is_main():
-        _write(path, key, chosen, rejected)
+        known = _known_rows(Path(cache_dir), context, hashes, examples)
+        if known:
+            print(f"reference log-probs: {len(known)} of {len(examples)} examples from earlier cache files",
+                  file=sys.stderr)
+    known = distributed.broadcast(known)
+    missing = [i for i in range(len(examples)) if i not in known]
+    rows = torch.empty(len(examples), len(_SIDES) * len(_FIELDS))
+    if missing:
+        computed = compute_logps(model, [examples[i] for i in missing], pad_id=pad_id, precision=precision,
+                                 batch_size=batch_size, device=device)
+        rows[missing] = torch.stack([getattr(s, f) for s in computed for f in _FIELDS], dim=1)
+    for i, row in known.items():
+        rows[i] = row
+    chosen, rejected = (SequenceLogps(*rows[:, k * len(_FIELDS):(k + 1) * len(_FIELDS)].T.contiguous())
+                        for k in range(len(_SIDES)))
+    if path is not None and distributed.is_main():
+        _write(path, key, context, hashes, chosen, rejected)
     return ReferenceLogps(chosen.to(device), rejected.to(device), key, path)
 
 
@@ -157,33 +183,69 @@ def _checksum(tensors: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def _write(path: Path, key: str, chosen: SequenceLogps, rejected: SequenceLogps) -> None:
+def _write(path: Path, key: str, context: str, hashes: Sequence[str], chosen: SequenceLogps,
+           rejected: SequenceLogps) -> None:
     """Save to a temporary name in the same folder, then rename."""
     tensors = _tensors(chosen, rejected)
     metadata = {"key": key, "format_version": str(FORMAT_VERSION), "examples": str(len(chosen.sum)),
-                "checksum": _checksum(tensors)}
+                "context": context, "hashes": json.dumps(list(hashes)), "checksum": _checksum(tensors)}
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
-def _read(path: Path, key: str, examples: Sequence[dict]) -> tuple[SequenceLogps, SequenceLogps]:
-    """Load and check a cache file against the expected key and the examples; CacheError if anything is off."""
+def _load(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(metadata, tensors) of a cache file whose tensors are well formed and match its checksum; else CacheError."""
     try:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}
             tensors = {name: f.get_tensor(name) for name in f.keys()}
     except Exception as e:  # safetensors raises its own error types on a truncated or damaged file
         raise CacheError(f"cannot read it: {type(e).__name__}: {e}") from e
-    if meta.get("key") != key:
-        raise CacheError("its key does not match")
+    n = int(meta.get("examples", -1))
     expected = {f"{side}_{f}" for side in _SIDES for f in _FIELDS}
-    if set(tensors) != expected or any(t.shape != (len(examples),) or t.dtype != torch.float32
-                                       for t in tensors.values()):
+    if set(tensors) != expected or any(t.shape != (n,) or t.dtype != torch.float32 for t in tensors.values()):
         raise CacheError("its tensors have the wrong names, shapes or dtypes")
     if meta.get("checksum") != _checksum(tensors):
         raise CacheError("its checksum does not match its contents")
+    return meta, tensors
+
+
+def _token_counts(examples: Sequence[dict], side: str) -> torch.Tensor:
+    """(N,) the number of scored tokens of each example's `side` (its count field)."""
+    return torch.tensor([sum(t != IGNORE_INDEX for t in ex[f"{side}_labels"][1:]) for ex in examples],
+                        dtype=torch.float32)
+
+
+def _read(path: Path, key: str, examples: Sequence[dict]) -> tuple[SequenceLogps, SequenceLogps]:
+    """Load and check a cache file against the expected key and the examples; CacheError if anything is off."""
+    meta, tensors = _load(path)
+    if meta.get("key") != key:
+        raise CacheError("its key does not match")
+    if int(meta["examples"]) != len(examples):
+        raise CacheError("its tensors have the wrong names, shapes or dtypes")
     for side in _SIDES:
-        counts = torch.tensor([sum(t != IGNORE_INDEX for t in ex[f"{side}_labels"][1:]) for ex in examples],
-                              dtype=torch.float32)
-        if not torch.equal(tensors[f"{side}_count"], counts):
+        if not torch.equal(tensors[f"{side}_count"], _token_counts(examples, side)):
             raise CacheError(f"its {side} token counts do not match the examples")
     return tuple(SequenceLogps(*(tensors[f"{side}_{f}"] for f in _FIELDS)) for side in _SIDES)
+
+
+def _known_rows(cache_dir: Path, context: str, hashes: Sequence[str], examples: Sequence[dict]) -> dict[int, torch.Tensor]:
+    """{example index: its row (chosen sum, mean, count, rejected sum, mean, count)} from the readable cache files
+    of this context that hold an example with the same hash and token counts."""
+    wanted = {h: i for i, h in enumerate(hashes)}
+    counts = torch.stack([_token_counts(examples, side) for side in _SIDES], dim=1)
+    known = {}
+    for file in sorted(cache_dir.glob("reference-*.safetensors")):
+        if len(known) == len(examples):
+            break
+        try:
+            meta, tensors = _load(file)
+        except CacheError:
+            continue
+        if meta.get("context") != context:
+            continue
+        table = torch.stack([tensors[f"{side}_{f}"] for side in _SIDES for f in _FIELDS], dim=1)
+        for row, h in enumerate(json.loads(meta.get("hashes", "[]"))):
+            i = wanted.get(h)
+            if i is not None and i not in known and torch.equal(table[row, [2, 5]], counts[i]):
+                known[i] = table[row]
+    return known

@@ -4,7 +4,8 @@
   steps      = max_steps, else ceil(pairs x epochs / (batch_size x grad_accum)), minus the steps already saved
   s/step     = the median step_time of this experiment's runs of the same model and algo (metrics.jsonl), else
                STEP_SECONDS (LoRA DPO, 4 pairs x max_length 384); scaled by tokens a step and by ALGO_FACTOR
-  reference  = pairs x REFERENCE_SECONDS, once per distinct pair sample (the reference cache serves the rest)
+  reference  = pairs x REFERENCE_SECONDS, once per distinct pair sample (an upper bound: the cache reuses the
+               rows of every pair an earlier pass computed)
   evaluation = per model: scored options x s/option + open answers x new tokens x s/token + FIXED
 Figures are for 2 CPU cores, per precision that runs (README and bench/bench_eval.py); a GPU is 20-50x faster.
 """

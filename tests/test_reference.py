@@ -76,6 +76,30 @@ def test_same_weights_under_another_config_or_library_get_another_cache(tiny, tm
     assert not run(model, tok, tmp_path).from_cache
 
 
+def test_a_new_sample_of_cached_pairs_computes_only_its_new_pairs(tiny, tmp_path, monkeypatch):
+    """Rows are reused across cache files of the same context, matched by example: a superset (another seed's
+    sample, a grown pair file) computes only the examples no earlier file holds; another precision none."""
+    model, tok = tiny
+    examples = examples_of(tok)
+    fresh = reference_logps(model, examples, pad_id=tok.pad_token_id, cache_dir=None, batch_size=3)
+    run(model, tok, tmp_path, examples[:4])
+    run(model, tok, tmp_path, examples[5:])
+    computed = []
+    compute = reference.compute_logps
+    monkeypatch.setattr(reference, "compute_logps", lambda m, exs, **k: computed.append(len(exs)) or compute(m, exs, **k))
+    order = [6, 0, 4, 3, 1, 5, 2]
+    mixed = run(model, tok, tmp_path, [examples[i] for i in order])
+    assert computed == [1] and not mixed.from_cache  # example 4 only
+    for side in ("chosen", "rejected"):
+        got, want = getattr(mixed, side), getattr(fresh, side)
+        assert torch.equal(got.count, want.count[order])
+        torch.testing.assert_close(got.sum, want.sum[order], rtol=0, atol=1e-4)
+        torch.testing.assert_close(got.mean, want.mean[order], rtol=0, atol=1e-5)
+    assert run(model, tok, tmp_path, [examples[i] for i in order]).from_cache and computed == [1]
+    run(model, tok, tmp_path, examples[:4], precision="bf16")
+    assert computed == [1, 4]
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip", "other_key"])
 def test_damaged_cache_is_detected_and_rebuilt(tiny, tmp_path, damage, capsys):
     model, tok = tiny
@@ -134,7 +158,7 @@ def test_reference_model_runs_only_before_training_and_never_again_with_the_cach
                lora_r=4, lora_alpha=8, ref_batch_size=8, cache_dir=str(tmp_path / "cache"))
     run_module.run_training(TrainConfig(**cfg, out=str(tmp_path / "first")))
     n_train = len(read_pairs(pairs)[0])
-    reference_batches = -(-n_train // 8) + 1  # train pairs, then the 4 eval pairs
+    reference_batches = -(-n_train // 8)  # the train pairs; the 4 eval pairs are among them: rows reused
     train_steps = 3 * -(-n_train // 4)
     assert forwards[:reference_batches] == ["reference"] * reference_batches
     assert forwards[reference_batches:].count("reference") == 0
