@@ -43,6 +43,7 @@ from dpo.precision import autocast, resolve_precision
 FORMAT_VERSION = 2
 _SIDES = ("chosen", "rejected")
 _FIELDS = ("sum", "mean", "count")
+_COLUMNS = tuple(f"{side}_{f}" for side in _SIDES for f in _FIELDS)  # the file's tensors, a row's values
 
 
 @dataclass
@@ -111,7 +112,7 @@ def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id:
     if cached is not None:
         chosen, rejected = cached
         return ReferenceLogps(chosen.to(device), rejected.to(device), key, path, from_cache=True)
-    known = {}  # example index -> its row (6 values) from an earlier file of this context
+    known = {}  # example index -> its row (_COLUMNS) from an earlier file of this context
     if path is not None and distributed.is_main():
         known = _known_rows(Path(cache_dir), context, hashes, examples)
         if known:
@@ -119,15 +120,14 @@ def reference_logps(model: torch.nn.Module, examples: Sequence[dict], *, pad_id:
                   file=sys.stderr)
     known = distributed.broadcast(known)
     missing = [i for i in range(len(examples)) if i not in known]
-    rows = torch.empty(len(examples), len(_SIDES) * len(_FIELDS))
+    table = torch.empty(len(examples), len(_COLUMNS))
     if missing:
-        computed = compute_logps(model, [examples[i] for i in missing], pad_id=pad_id, precision=precision,
-                                 batch_size=batch_size, device=device)
-        rows[missing] = torch.stack([getattr(s, f) for s in computed for f in _FIELDS], dim=1)
+        computed = _tensors(*compute_logps(model, [examples[i] for i in missing], pad_id=pad_id,
+                                           precision=precision, batch_size=batch_size, device=device))
+        table[missing] = _rows(computed)
     for i, row in known.items():
-        rows[i] = row
-    chosen, rejected = (SequenceLogps(*rows[:, k * len(_FIELDS):(k + 1) * len(_FIELDS)].T.contiguous())
-                        for k in range(len(_SIDES)))
+        table[i] = row
+    chosen, rejected = _logps(dict(zip(_COLUMNS, table.T)))
     if path is not None and distributed.is_main():
         _write(path, key, context, hashes, chosen, rejected)
     return ReferenceLogps(chosen.to(device), rejected.to(device), key, path)
@@ -171,6 +171,16 @@ class CacheError(ValueError):
     """A cache file that must not be used."""
 
 
+def _rows(tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(N, len(_COLUMNS)) the examples' values, a row each."""
+    return torch.stack([tensors[c] for c in _COLUMNS], dim=1)
+
+
+def _logps(tensors: dict[str, torch.Tensor]) -> tuple[SequenceLogps, SequenceLogps]:
+    """(chosen, rejected) from the tensors by name (_COLUMNS); the inverse of _tensors."""
+    return tuple(SequenceLogps(*(tensors[f"{side}_{f}"].contiguous() for f in _FIELDS)) for side in _SIDES)
+
+
 def _tensors(chosen: SequenceLogps, rejected: SequenceLogps) -> dict[str, torch.Tensor]:
     return {f"{side}_{f}": getattr(logps, f).contiguous() for side, logps in zip(_SIDES, (chosen, rejected))
             for f in _FIELDS}
@@ -200,9 +210,8 @@ def _load(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
             tensors = {name: f.get_tensor(name) for name in f.keys()}
     except Exception as e:  # safetensors raises its own error types on a truncated or damaged file
         raise CacheError(f"cannot read it: {type(e).__name__}: {e}") from e
-    n = int(meta.get("examples", -1))
-    expected = {f"{side}_{f}" for side in _SIDES for f in _FIELDS}
-    if set(tensors) != expected or any(t.shape != (n,) or t.dtype != torch.float32 for t in tensors.values()):
+    n = int(meta["examples"]) if str(meta.get("examples", "")).isdigit() else -1
+    if set(tensors) != set(_COLUMNS) or any(t.shape != (n,) or t.dtype != torch.float32 for t in tensors.values()):
         raise CacheError("its tensors have the wrong names, shapes or dtypes")
     if meta.get("checksum") != _checksum(tensors):
         raise CacheError("its checksum does not match its contents")
@@ -225,12 +234,12 @@ def _read(path: Path, key: str, examples: Sequence[dict]) -> tuple[SequenceLogps
     for side in _SIDES:
         if not torch.equal(tensors[f"{side}_count"], _token_counts(examples, side)):
             raise CacheError(f"its {side} token counts do not match the examples")
-    return tuple(SequenceLogps(*(tensors[f"{side}_{f}"] for f in _FIELDS)) for side in _SIDES)
+    return _logps(tensors)
 
 
 def _known_rows(cache_dir: Path, context: str, hashes: Sequence[str], examples: Sequence[dict]) -> dict[int, torch.Tensor]:
-    """{example index: its row (chosen sum, mean, count, rejected sum, mean, count)} from the readable cache files
-    of this context that hold an example with the same hash and token counts."""
+    """{example index: its row (_COLUMNS)} from the readable cache files of this context that hold an example
+    with the same hash and token counts."""
     wanted = {h: i for i, h in enumerate(hashes)}
     counts = torch.stack([_token_counts(examples, side) for side in _SIDES], dim=1)
     known = {}
@@ -243,9 +252,10 @@ def _known_rows(cache_dir: Path, context: str, hashes: Sequence[str], examples: 
             continue
         if meta.get("context") != context:
             continue
-        table = torch.stack([tensors[f"{side}_{f}"] for side in _SIDES for f in _FIELDS], dim=1)
+        table = _rows(tensors)
+        stored_counts = torch.stack([tensors[f"{side}_count"] for side in _SIDES], dim=1)
         for row, h in enumerate(json.loads(meta.get("hashes", "[]"))):
             i = wanted.get(h)
-            if i is not None and i not in known and torch.equal(table[row, [2, 5]], counts[i]):
+            if i is not None and i not in known and torch.equal(stored_counts[row], counts[i]):
                 known[i] = table[row]
     return known
