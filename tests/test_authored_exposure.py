@@ -22,16 +22,16 @@ HELD_OUT = [*sorted((ROOT / "data" / "eval").glob("*.jsonl")), *sorted((ROOT / "
 
 @pytest.fixture(scope="module")
 def splits():
-    """train (rounds 1-3 of writing) and validation (held out, round 1)."""
-    return {split: read_pairs(AUTHORED_EXPOSURE / f"{split}.jsonl")[0] for split in ("train", "validation")}
+    """train (rounds 1-3, the default), validation (held out, round 1), round4 (written, not yet validated: README)."""
+    return {split: read_pairs(AUTHORED_EXPOSURE / f"{split}.jsonl")[0] for split in ("train", "validation", "round4")}
 
 
 @pytest.fixture(scope="module")
 def pairs(splits):
-    return splits["train"] + splits["validation"]
+    return splits["train"] + splits["validation"] + splits["round4"]
 
 
-ROUNDS = {"round1": "ea", "round2": "eb", "round3": "ec"}  # each round of 256 written and levelled on its own
+ROUNDS = {"round1": "ea", "round2": "eb", "round3": "ec", "round4": "ed"}  # each round of 256 written and levelled on its own
 
 
 def words(text: str) -> int:
@@ -42,6 +42,7 @@ def test_at_least_500_distinct_pairs_in_disjoint_splits(splits, pairs):
     assert len(pairs) >= 500 and len(splits["validation"]) >= 24
     assert all(p.id.startswith(ROUNDS["round1"]) for p in splits["validation"])  # round 2 is all training data
     assert {prefix: sum(p.id.startswith(prefix) for p in pairs) for prefix in ROUNDS.values()} == dict.fromkeys(ROUNDS.values(), 256)
+    assert all(p.id.startswith(ROUNDS["round4"]) for p in splits["round4"])
     assert len({p.id for p in pairs}) == len(pairs)
     assert len({p.prompt for p in pairs}) == len(pairs)
     kinds = [p.meta["kind"] for p in pairs]

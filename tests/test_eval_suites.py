@@ -84,12 +84,13 @@ def test_overlap_counts_shared_eight_grams():
 
 
 def training_texts():
-    """Prompt + chosen + rejected of every training pair: the hand-written exposure pairs (all three rounds), the
+    """Prompt + chosen + rejected of every training pair: the hand-written exposure pairs (all four rounds), the
     exposure builder's and the legends pairs' train splits."""
     from dpo.data import read_pairs
     from eval.pipeline import project_pair_sets
     from exposure.builder import ensure_built
-    for path in [*project_pair_sets("train").values(), ensure_built()["train"]]:
+    from strategies import AUTHORED_EXPOSURE
+    for path in [*project_pair_sets("train").values(), AUTHORED_EXPOSURE / "round4.jsonl", ensure_built()["train"]]:
         for p in read_pairs(path)[0]:
             prompt = p.prompt if isinstance(p.prompt, str) else " ".join(m["content"] for m in p.prompt)
             yield " ".join((prompt, p.chosen, p.rejected))
