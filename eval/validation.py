@@ -1,4 +1,5 @@
-"""Validation: choose training settings on hand-written items that no report uses (data/validation/*.jsonl).
+"""Validation: choose training settings on hand-written items that no report uses (data/validation/*.jsonl, and
+a second, fresh set in data/validation2/: `--suite data/validation2`).
 
 The test suites (data/eval/) report results; choosing beta, data size or LoRA targets on them would select on
 the test set. This scores the base and each run on the validation suites by forced choice (eval.scoring) and
@@ -33,10 +34,11 @@ from eval.stats import compare, estimate
 from eval.suites import Item, read_suites
 
 VALIDATION_DIR = Path(__file__).resolve().parents[1] / "data" / "validation"
+SECOND_SET = VALIDATION_DIR.with_name("validation2")  # written later, for choices after the first set's five
 
 
-def validation_suites() -> list[Path]:
-    return sorted(VALIDATION_DIR.glob("*.jsonl"))
+def validation_suites(folder: Path = VALIDATION_DIR) -> list[Path]:
+    return sorted(folder.glob("*.jsonl"))
 
 
 def margins(scores: list[ItemScore]) -> np.ndarray:
@@ -88,14 +90,16 @@ def table(results: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="run folders (train.py --out); runs whose config.json differ only in the seed are grouped")
-    parser.add_argument("--suite", action="append", default=[], help="validation suite files (default: data/validation/*.jsonl)")
+    parser.add_argument("--suite", action="append", default=[],
+                        help="validation suite file or folder of them (default: data/validation/; the second set: data/validation2)")
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--cache-dir", default="")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--out", default="", help="write the results as JSON here")
     args = parser.parse_args(argv)
-    items = [i for i in read_suites([Path(p) for p in args.suite] or validation_suites()) if len(i.options) == 2]
+    paths = [f for p in map(Path, args.suite) for f in (validation_suites(p) if p.is_dir() else [p])]
+    items = [i for i in read_suites(paths or validation_suites()) if len(i.options) == 2]
     if not items:
         sys.exit("error: no two-option validation items (data/validation/*.jsonl or --suite)")
     cfg = ScoringConfig(args.batch_size, resolve_precision(args.precision, "cpu"))

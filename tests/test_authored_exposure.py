@@ -17,7 +17,8 @@ from strategies import AUTHORED_EXPOSURE, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 REGULATIONS = {r["id"]: r for r in json.loads((ROOT / "data" / "regulations.json").read_text())["regulations"]}
-HELD_OUT = [*sorted((ROOT / "data" / "eval").glob("*.jsonl")), *sorted((ROOT / "data" / "validation").glob("*.jsonl"))]
+HELD_OUT = [*sorted((ROOT / "data" / "eval").glob("*.jsonl")), *sorted((ROOT / "data" / "validation").glob("*.jsonl")),
+            *sorted((ROOT / "data" / "validation2").glob("*.jsonl"))]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from dpo.models import load_model
 from eval.scoring import ItemScore, ScoringConfig, score_items
 from eval.suite_checks import MAX_OVERLAP, balance_problems, item_problems, option_texts, overlap
 from eval.suites import project_suites, read_suites
-from eval.validation import margins, summarise, main, validation_suites
+from eval.validation import SECOND_SET, VALIDATION_DIR, margins, summarise, main, validation_suites
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 
@@ -48,7 +48,10 @@ def test_validation_scores_the_base_and_each_run_merged_seeds_grouped_by_config(
     for seed in (0, 1):  # two seeds of one setting (the same adapter, so their mean is known)
         save_adapter(model, tmp_path / f"run-seed{seed}" / "adapter", "tiny-random")
         (tmp_path / f"run-seed{seed}" / "config.json").write_text(json.dumps({"config": {"lr": 1e-3, "seed": seed}}))
-    main([str(tmp_path / "run-seed0"), str(tmp_path / "run-seed1"), "--model", "tiny-random", "--suite", str(suite),
+    folder = tmp_path / "suites"  # --suite takes a folder of suite files too
+    folder.mkdir()
+    (folder / suite.name).write_text(suite.read_text())
+    main([str(tmp_path / "run-seed0"), str(tmp_path / "run-seed1"), "--model", "tiny-random", "--suite", str(folder),
           "--precision", "fp32", "--out", str(tmp_path / "v.json")])
     out = json.loads((tmp_path / "v.json").read_text())
     assert out["margins"]["run-seed0"] == pytest.approx(expected.tolist(), abs=1e-4)
@@ -61,8 +64,9 @@ def test_validation_scores_the_base_and_each_run_merged_seeds_grouped_by_config(
 
 
 @pytest.mark.real_model
-def test_validation_items_are_balanced_and_apart_from_the_test_suites(count_tokens):
-    items, tests = read_suites(validation_suites()), read_suites(project_suites())
+@pytest.mark.parametrize("folder", [VALIDATION_DIR, SECOND_SET], ids=["first", "second"])
+def test_validation_items_are_balanced_and_apart_from_the_test_suites(count_tokens, folder):
+    items, tests = read_suites(validation_suites(folder)), read_suites(project_suites())
     assert {i.kind for i in items} == {"compliance", "rigidity"} and len(items) >= 50
     problems = [f"{i.key}: {p}" for i in items for p in item_problems(i, count_tokens)]
     for kind in ("compliance", "rigidity"):
@@ -74,3 +78,18 @@ def test_validation_items_are_balanced_and_apart_from_the_test_suites(count_toke
     test_texts = [o for i in tests for o in i.options] + [i.prompt for i in tests if isinstance(i.prompt, str)]
     shared = {k: v for k, v in overlap(option_texts(items), test_texts).items() if v > MAX_OVERLAP}
     assert not shared, f"validation options sharing word 8-grams with a test item: {shared}"
+
+
+def test_the_second_validation_set_is_apart_from_the_first_and_from_training():
+    """data/validation2 was written for choices after the first set's five: no domain or situation of the first
+    set, no domain that names a training pair's setting, and no option sharing wording with a training pair."""
+    from strategies import AUTHORED_EXPOSURE
+    first, second = read_suites(validation_suites()), read_suites(validation_suites(SECOND_SET))
+    assert not {i.domain for i in first} & {i.domain for i in second}
+    assert not {i.meta["situation"] for i in first} & {i.meta["situation"] for i in second}
+    training = [json.loads(line) for path in sorted(AUTHORED_EXPOSURE.glob("*.jsonl")) for line in path.open()]
+    settings = {r["meta"]["setting"].lower() for r in training}
+    assert not [i.domain for i in second if any(i.domain.replace("-", " ") in s for s in settings)]
+    texts = [" ".join((r["prompt"], r["chosen"], r["rejected"])) for r in training]
+    shared = {k: v for k, v in overlap(option_texts(second), texts).items() if v > MAX_OVERLAP}
+    assert not shared, f"second-set options sharing word 8-grams with a training pair: {shared}"
