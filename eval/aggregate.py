@@ -1,6 +1,9 @@
 """From every model's per-item records to the report's numbers: runs grouped over seeds, each metric of
 eval.metrics.METRICS per group with its interval over seeds and clustered items, the cue-rule rows, and the
-paired comparisons (each group against the base, and every two tuned groups against each other).
+paired comparisons (each group against the base, and every two tuned groups against each other), and each group
+against the base again on the items a classifier cue rule gets wrong ("against the cue": a word regression trained
+on a training pair set, eval.cues.classifier_scores, picks the other option there, so a gain on them is not that
+cue's).
 
 Runs are one group when their run folders' config.json hold the same settings apart from the seed and the
 bookkeeping fields (SEED_FREE); a group's values are (S, n, ...) for its S runs. A lone run is a group of one.
@@ -65,6 +68,13 @@ def stacked(metric: Metric, runs: list[dict]) -> tuple[list[str], list[str], np.
     return ids, [clusters[u] for u in ids], values
 
 
+def on_units(series, keep: set[str]):
+    """A stacked series (ids, clusters, values (S, n, ...)) restricted to the units in `keep`."""
+    ids, clusters, values = series
+    idx = [i for i, u in enumerate(ids) if u in keep]
+    return [ids[i] for i in idx], [clusters[i] for i in idx], values[:, idx]
+
+
 def aligned(a, b):
     """Two stacked series restricted to their shared units, in a's order."""
     shared = [u for u in a[0] if u in set(b[0])]
@@ -74,12 +84,13 @@ def aligned(a, b):
 
 def aggregate(models: dict[str, dict], cues: dict[str, dict[str, float]], seed: int = 0) -> dict:
     """{"groups": {label: {"runs", "metrics": {key: Estimate json}}}, "cue_controls": {rule: {key: Estimate json}},
-    "vs_base": {label: {key: Comparison json}}, "between": {"a vs b": {key: Comparison json}}}."""
+    "vs_base": {label: {key: Comparison json}}, "between": {"a vs b": {key: Comparison json}},
+    "against_cue": {rule: {label: {key: Comparison json}}}} (vs the base on the items the rule scores 0)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # NaN groups in a resample: the draw is skipped
         grouped = groups(models)
         series = {label: {m.key: stacked(m, [models[n] for n in names]) for m in METRICS} for label, names in grouped.items()}
-        out: dict = {"groups": {}, "cue_controls": {}, "vs_base": {}, "between": {}}
+        out: dict = {"groups": {}, "cue_controls": {}, "vs_base": {}, "between": {}, "against_cue": {}}
         for label, names in grouped.items():
             out["groups"][label] = {"runs": names, "metrics": {
                 m.key: estimate(s[2], s[1], stat=m.stat, seed=seed).to_json()
@@ -91,12 +102,12 @@ def aggregate(models: dict[str, dict], cues: dict[str, dict[str, float]], seed: 
                 s = base.get(m.key)
                 if m.cue and s is not None and all(u in scores for u in s[0]):
                     out["cue_controls"][rule][m.key] = mean_ci([scores[u] for u in s[0]], s[1], seed=seed).to_json()
-        def comparisons(a_label: str, b_label: str) -> dict:
+        def comparisons(a_label: str, b_label: str, keep: set[str] | None = None) -> dict:
             result = {}
             for m in METRICS:
                 a, b = series[a_label].get(m.key), series[b_label].get(m.key)
-                if a is not None and b is not None:
-                    clusters, va, vb = aligned(a, b)
+                if a is not None and b is not None and (keep is None or m.cue):
+                    clusters, va, vb = aligned(a if keep is None else on_units(a, keep), b)
                     if clusters:
                         result[m.key] = compare(va, vb, clusters, stat=m.stat, seed=seed).to_json()
             return result
@@ -104,4 +115,8 @@ def aggregate(models: dict[str, dict], cues: dict[str, dict[str, float]], seed: 
         if "base" in grouped:
             out["vs_base"] = {label: comparisons(label, "base") for label in tuned}
         out["between"] = {f"{a} vs {b}": comparisons(a, b) for a, b in combinations(tuned, 2)}
+        if "base" in grouped:
+            for rule in (r for r in cues if r.startswith("bow")):
+                wrong = {u for u, score in cues[rule].items() if score == 0.0}
+                out["against_cue"][rule] = {label: comparisons(label, "base", wrong) for label in tuned}
     return out

@@ -81,6 +81,21 @@ def main_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def against_cue_table(results: dict) -> str:
+    """Δ to the base on the items each classifier cue rule gets wrong (n: how many), a row per rule and tuned group."""
+    rows = [(rule, label, comps) for rule, by_label in (results.get("against_cue") or {}).items()
+            for label, comps in by_label.items() if comps]
+    keys = [k for k in metric_keys(results) if any(k in c for _, _, c in rows)]
+    if not keys:
+        return ""
+    lines = ["| cue rule wrong on the item | model | " + " | ".join(METRIC_BY_KEY[k].header for k in keys) + " |",
+             "|---" * (len(keys) + 2) + "|"]
+    for rule, label, comps in rows:
+        cells = [f"{diff_cell(comps[k])} n={comps[k]['diff']['n']}" if k in comps else "–" for k in keys]
+        lines.append(f"| {rule.replace('_', ' ')} | Δ {label} − base | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def between_table(results: dict) -> str:
     between = results.get("between") or {}
     keys = [k for k in metric_keys(results) if any(k in c for c in between.values())]
@@ -173,7 +188,11 @@ def markdown(results: dict) -> str:
              "seeds and clusters). Forced choice uses length-normalised log-probs. Δ rows: paired difference to the base "
              "on the same items, bootstrap p-value (McNemar's exact test for single runs). Cue rows: the score of a "
              "surface rule on the same items (0.5 = the suite does not reward it). ↓ = lower is better."]
-    for title, body in (("", main_table(results)), ("## Between tuned models", between_table(results)),
+    for title, body in (("", main_table(results)),
+                        ("## Against the cue\n\nThe Δ rows again, on only the items where a word regression trained on "
+                         "a training pair set picks the wrong option (its cue row scores 0 there): a gain here is not "
+                         "that cue's.", against_cue_table(results)),
+                        ("## Between tuned models", between_table(results)),
                         ("## Per run", details_table(results)), ("## Decisions by type", decisions_table(results)),
                         ("## BBQ", bbq_table(results)), ("## Judges", agreement_text(results))):
         if body:

@@ -136,3 +136,24 @@ def test_cue_audit_classifier_as_a_control():
     scores = classifier_scores(items, {"toy": train})
     assert set(scores) == {"bow_all (toy)", "bow_function_words (toy)"}
     assert scores["bow_all (toy)"] == {"s/a": 1.0, "s/b": 1.0}
+
+
+def test_against_the_cue_compares_on_the_items_the_classifier_gets_wrong():
+    """A tuned model right everywhere the cue is right and wrong where it is wrong gains nothing against the cue;
+    the other model, right on the cue-wrong items too, gains exactly there. Only classifier ('bow') rules count."""
+    base = [0, 0, 0, 0, 0, 0, 0, 0]
+    cue = {f"s/i{k}": float(k < 5) for k in range(8)}  # the cue picks the right option on items 0-4, not 5-7
+    models = {"base": {"adapter": None, "records": records(base)},
+              "follows-cue": {"adapter": None, "records": records([1, 1, 1, 1, 1, 0, 0, 0])},
+              "argues": {"adapter": None, "records": records([1, 1, 0, 0, 0, 1, 1, 0])}}
+    models["follows-cue"]["adapter"] = models["argues"]["adapter"] = "x"  # tuned runs without a run folder
+    out = aggregate(models, {"bow_function_words (toy)": cue, "longer": cue})
+    assert set(out["against_cue"]) == {"bow_function_words (toy)"}
+    against = out["against_cue"]["bow_function_words (toy)"]
+    assert against["follows-cue"]["compliance"]["diff"]["value"] == 0.0
+    assert against["argues"]["compliance"]["diff"]["value"] == pytest.approx(2 / 3)
+    assert against["argues"]["compliance"]["diff"]["n"] == 3
+    assert out["vs_base"]["follows-cue"]["compliance"]["diff"]["value"] == pytest.approx(5 / 8)
+    from eval.report import against_cue_table
+    table = against_cue_table(out)
+    assert "| bow function words (toy) | Δ argues − base | +0.667" in table and "n=3" in table
