@@ -112,11 +112,10 @@ def aggregate(models: dict[str, dict], cues: dict[str, dict[str, float]], seed: 
                         result[m.key] = compare(va, vb, clusters, stat=m.stat, seed=seed).to_json()
             return result
         tuned = [label for label in grouped if label != "base"]
-        if "base" in grouped:
-            out["vs_base"] = {label: comparisons(label, "base") for label in tuned}
         out["between"] = {f"{a} vs {b}": comparisons(a, b) for a, b in combinations(tuned, 2)}
         if "base" in grouped:
-            for rule in (r for r in cues if r.startswith("bow")):
+            out["vs_base"] = {label: comparisons(label, "base") for label in tuned}
+            for rule in (r for r in cues if r.startswith("bow")):  # the classifier rules (eval.cues.classifier_scores)
                 wrong = {u for u, score in cues[rule].items() if score == 0.0}
                 out["against_cue"][rule] = {label: comparisons(label, "base", wrong) for label in tuned}
     return out
