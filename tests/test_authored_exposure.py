@@ -12,13 +12,13 @@ import pytest
 
 from dpo.config import TrainConfig
 from dpo.data import read_pairs
+from eval.validation import SECOND_SET, validation_suites
 from exposure.audit import audit
 from strategies import AUTHORED_EXPOSURE, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 REGULATIONS = {r["id"]: r for r in json.loads((ROOT / "data" / "regulations.json").read_text())["regulations"]}
-HELD_OUT = [*sorted((ROOT / "data" / "eval").glob("*.jsonl")), *sorted((ROOT / "data" / "validation").glob("*.jsonl")),
-            *sorted((ROOT / "data" / "validation2").glob("*.jsonl"))]
+HELD_OUT = [*sorted((ROOT / "data" / "eval").glob("*.jsonl")), *validation_suites(), *validation_suites(SECOND_SET)]
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 from eval.aggregate import aggregate, group_label, groups
 from eval.cues import cue_scores, names_rule, sentences
 from eval.metrics import METRIC_BY_KEY, logit
+from eval.report import against_cue_table
 from eval.stats import compare, estimate, mcnemar, mean_ci
 from eval.suites import Item
 
@@ -143,10 +144,9 @@ def test_against_the_cue_compares_on_the_items_the_classifier_gets_wrong():
     the other model, right on the cue-wrong items too, gains exactly there. Only classifier ('bow') rules count."""
     base = [0, 0, 0, 0, 0, 0, 0, 0]
     cue = {f"s/i{k}": float(k < 5) for k in range(8)}  # the cue picks the right option on items 0-4, not 5-7
-    models = {"base": {"adapter": None, "records": records(base)},
-              "follows-cue": {"adapter": None, "records": records([1, 1, 1, 1, 1, 0, 0, 0])},
-              "argues": {"adapter": None, "records": records([1, 1, 0, 0, 0, 1, 1, 0])}}
-    models["follows-cue"]["adapter"] = models["argues"]["adapter"] = "x"  # tuned runs without a run folder
+    models = {"base": {"adapter": None, "records": records(base)},  # tuned runs: an adapter without a run folder
+              "follows-cue": {"adapter": "x", "records": records([1, 1, 1, 1, 1, 0, 0, 0])},
+              "argues": {"adapter": "x", "records": records([1, 1, 0, 0, 0, 1, 1, 0])}}
     out = aggregate(models, {"bow_function_words (toy)": cue, "longer": cue})
     assert set(out["against_cue"]) == {"bow_function_words (toy)"}
     against = out["against_cue"]["bow_function_words (toy)"]
@@ -154,6 +154,5 @@ def test_against_the_cue_compares_on_the_items_the_classifier_gets_wrong():
     assert against["argues"]["compliance"]["diff"]["value"] == pytest.approx(2 / 3)
     assert against["argues"]["compliance"]["diff"]["n"] == 3
     assert out["vs_base"]["follows-cue"]["compliance"]["diff"]["value"] == pytest.approx(5 / 8)
-    from eval.report import against_cue_table
     table = against_cue_table(out)
     assert "| bow function words (toy) | Δ argues − base | +0.667" in table and "n=3" in table
