@@ -23,8 +23,13 @@ from eval.suites import read_suites, select
 NOT_IN_KEY = ("adapters", "runs", "out", "cache_dir", "wandb", "wandb_project")  # settings that do not change a model's scores
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def files_digest(paths: list[Path]) -> dict[str, str]:
-    return {str(p): file_sha256(p) for p in sorted(paths)}
+    """{path, relative to the repository when inside it (a cache moves with its checkout): SHA-256}."""
+    return {str(p.resolve().relative_to(ROOT)) if p.resolve().is_relative_to(ROOT) else str(p): file_sha256(p)
+            for p in sorted(paths)}
 
 
 def settings_key(cfg: EvalConfig) -> dict:

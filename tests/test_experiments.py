@@ -1,4 +1,5 @@
 import json
+import shutil
 import signal
 from pathlib import Path
 
@@ -55,6 +56,10 @@ def test_two_runs_end_to_end_then_skipped_then_only_the_changed_run_again(tmp_pa
     capsys.readouterr()
     runner.main([str(exp), "--results", str(results)])  # nothing changed: nothing is trained or evaluated
     assert "| Δ b − base |" in capsys.readouterr().out
+    moved = tmp_path / "moved"  # as a committed results folder in another checkout
+    shutil.copytree(results, moved, ignore=shutil.ignore_patterns("checkpoints"))
+    runner.main([str(exp), "--results", str(moved)])
+    assert "| Δ b − base |" in capsys.readouterr().out
     monkeypatch.undo()
 
     scored = []
@@ -66,6 +71,21 @@ def test_two_runs_end_to_end_then_skipped_then_only_the_changed_run_again(tmp_pa
     assert [p.name.split("-")[0] for p in (root / "stale").iterdir()] == ["b"]  # its old folder kept aside
     assert all(torch.equal(first["a"][k], v) for k, v in adapter(root / "a").items())
     assert json.loads((root / "b" / "config.json").read_text())["config"]["beta"] == 0.3
+
+
+def test_a_cached_evaluation_key_does_not_depend_on_where_the_checkout_is(tmp_path, monkeypatch):
+    from experiments import evaluation
+    digests = []
+    for checkout in ("one", "two"):
+        suite = tmp_path / checkout / "data" / "eval" / "suite.jsonl"
+        suite.parent.mkdir(parents=True)
+        suite.write_text('{"id": "x"}\n')
+        monkeypatch.setattr(evaluation, "ROOT", tmp_path / checkout)
+        digests.append(evaluation.files_digest([suite]))
+    assert digests[0] == digests[1] and list(digests[0]) == ["data/eval/suite.jsonl"]
+    outside = tmp_path / "elsewhere.jsonl"
+    outside.write_text("{}\n")
+    assert list(evaluation.files_digest([outside])) == [str(outside)]
 
 
 def test_an_interrupted_evaluation_keeps_every_model_it_finished(tmp_path, monkeypatch):
