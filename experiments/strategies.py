@@ -2,6 +2,11 @@
 
   python -m experiments.run experiments/strategies.py --dry-run   # plan and estimated time
   python -m experiments.run experiments/strategies.py             # hours on 2 CPU cores; resumable (Ctrl-C, rerun)
+  python -m experiments.run experiments/strategies.py --results /tmp/again   # from scratch, beside the committed runs
+
+The finished runs (settings, metrics, adapter) and their evaluations are committed under
+experiments/results/strategies/ (.gitignore): each sitting's work survives the machine, and a rerun on a clean
+checkout skips them and rewrites the report from them.
 
 Controls:
 - DPO rows (exposure, legends authored, legends generated, mixed): the same number of pairs (PAIRS, a seeded
