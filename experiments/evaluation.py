@@ -19,17 +19,17 @@ from dpo.files import file_sha256, write_text
 from eval.aggregate import aggregate
 from eval.pipeline import EvalConfig, adapter_folder, project_pair_sets, project_suites, run
 from eval.suites import read_suites, select
+from strategies import ROOT
 
 NOT_IN_KEY = ("adapters", "runs", "out", "cache_dir", "wandb", "wandb_project")  # settings that do not change a model's scores
 
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
 def files_digest(paths: list[Path]) -> dict[str, str]:
     """{path, relative to the repository when inside it (a cache moves with its checkout): SHA-256}."""
-    return {str(p.resolve().relative_to(ROOT)) if p.resolve().is_relative_to(ROOT) else str(p): file_sha256(p)
-            for p in sorted(paths)}
+    def name(p: Path) -> str:
+        resolved = p.resolve()
+        return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(p)
+    return {name(p): file_sha256(p) for p in sorted(paths)}
 
 
 def settings_key(cfg: EvalConfig) -> dict:
