@@ -68,13 +68,46 @@ def cluster_members(clusters: Sequence[Hashable]) -> list[np.ndarray]:
     return [np.array(m, dtype=np.int64) for m in index.values()]
 
 
-def _draws(members: list[np.ndarray], n_seeds: int, rng: np.random.Generator, n_boot: int):
-    """n_boot resamples: (seed indices, unit indices), clusters and seeds drawn with replacement."""
-    k = len(members)
-    for _ in range(n_boot):
-        units = np.concatenate([members[j] for j in rng.integers(0, k, k)])
-        seeds = rng.integers(0, n_seeds, n_seeds) if n_seeds > 1 else np.zeros(1, dtype=np.int64)
-        yield seeds, units
+def resample_weights(members: list[np.ndarray], seed_counts: Sequence[int], rng: np.random.Generator,
+                     n_boot: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """n_boot resamples as multiplicities: unit_w (n_boot, n), how often each unit is drawn (its whole cluster
+    drawn with replacement, k draws of k clusters), and per model with S runs, seed_w (n_boot, S), how often each
+    run is drawn (S draws with replacement; a single run always once)."""
+    k, n = len(members), sum(len(m) for m in members)
+    cluster_of = np.empty(n, dtype=np.int64)
+    for j, m in enumerate(members):
+        cluster_of[m] = j
+    runs = {m: np.empty((n_boot, s), dtype=np.int64) for m, s in enumerate(seed_counts) if s > 1}
+    if not runs:  # one stream of cluster draws: all at once (the same numbers as n_boot calls)
+        clusters = rng.integers(0, k, (n_boot, k))
+    else:  # per resample: the clusters, then each model's runs
+        clusters = np.empty((n_boot, k), dtype=np.int64)
+        for i in range(n_boot):
+            clusters[i] = rng.integers(0, k, k)
+            for m, r in runs.items():
+                r[i] = rng.integers(0, seed_counts[m], seed_counts[m])
+    seed_w = [_counts(runs[m], s) if m in runs else np.ones((n_boot, 1), dtype=np.int64)
+              for m, s in enumerate(seed_counts)]
+    cluster_w = _counts(clusters, k)
+    return cluster_w[:, cluster_of], seed_w
+
+
+def _counts(draws: np.ndarray, m: int) -> np.ndarray:
+    """(B, m) how often each of 0..m-1 occurs in each row of draws (B, d)."""
+    offsets = np.arange(draws.shape[0])[:, None] * m
+    return np.bincount((draws + offsets).ravel(), minlength=draws.shape[0] * m).reshape(draws.shape[0], m)
+
+
+def resampled_stats(values: np.ndarray, unit_w: np.ndarray, seed_w: np.ndarray,
+                    stat: Callable[[np.ndarray], float]) -> np.ndarray:
+    """stat of each resample (n_boot,) of values (S, n, ...). The mean of a resample is the weighted mean
+    sum_{s,u} seed_w[s] unit_w[u] v[s, u] / (sum seed_w * sum unit_w), one matrix product for all resamples;
+    any other stat (or values with NaN) sees each resample's rows and units repeated by their weights."""
+    if stat is mean_stat and values.ndim == 2 and not np.isnan(values).any():
+        return np.einsum("bn,bn->b", seed_w @ values, unit_w) / (seed_w.sum(1) * unit_w.sum(1))
+    seeds, units = np.arange(seed_w.shape[1]), np.arange(unit_w.shape[1])
+    return np.array([stat(values[np.repeat(seeds, sw)][:, np.repeat(units, uw)]) for sw, uw in zip(seed_w, unit_w)],
+                    dtype=np.float64)
 
 
 def _interval(value: float, draws: np.ndarray) -> tuple[float, float]:
@@ -99,8 +132,8 @@ def estimate(values: np.ndarray, clusters: Sequence[Hashable] | None = None, *,
     value = float(stat(values))
     if len(members) < 2 and n_seeds < 2:  # one cluster: every resample is the data itself, no interval
         return Estimate(value, math.nan, math.nan, n, len(members), n_seeds)
-    rng = np.random.default_rng(seed)
-    draws = np.array([stat(values[s][:, u]) for s, u in _draws(members, n_seeds, rng, n_boot)], dtype=np.float64)
+    unit_w, (seed_w,) = resample_weights(members, [n_seeds], np.random.default_rng(seed), n_boot)
+    draws = resampled_stats(values, unit_w, seed_w, stat)
     return Estimate(value, *_interval(value, draws), n, len(members), n_seeds)
 
 
@@ -131,14 +164,9 @@ def compare(a: np.ndarray, b: np.ndarray, clusters: Sequence[Hashable] | None = 
     if n == 0:
         return Comparison(Estimate(math.nan, math.nan, math.nan, 0), math.nan)
     value = float(stat(a) - stat(b))
-    rng = np.random.default_rng(seed)
     k = len(members)
-    draws = np.empty(n_boot)
-    for i in range(n_boot):
-        units = np.concatenate([members[j] for j in rng.integers(0, k, k)])
-        sa = rng.integers(0, a.shape[0], a.shape[0]) if a.shape[0] > 1 else np.zeros(1, dtype=np.int64)
-        sb = rng.integers(0, b.shape[0], b.shape[0]) if b.shape[0] > 1 else np.zeros(1, dtype=np.int64)
-        draws[i] = stat(a[sa][:, units]) - stat(b[sb][:, units])
+    unit_w, (wa, wb) = resample_weights(members, [a.shape[0], b.shape[0]], np.random.default_rng(seed), n_boot)
+    draws = resampled_stats(a, unit_w, wa, stat) - resampled_stats(b, unit_w, wb, stat)
     valid = draws[~np.isnan(draws)]
     p = math.nan
     if valid.size and k >= 2:  # one cluster: every resample is the data itself, no test

@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 MAX_RATIO = 1.15
@@ -95,13 +96,17 @@ class Argument:
     readings: list[tuple[str, str]]   # (chosen side's reading, rejected side's reading): predicates of "the <cite>"
 
 
+SPACES, LINE_BREAK = re.compile(r"[ \t]+"), re.compile(r" *\n *")
+A_BEFORE_VOWEL = re.compile(r"\ba (?=(?!one\b|one-|[Ee]u)[aeioAEIO]|HR\b)")
+NUMBER, SENTENCE_END = re.compile(r"\d+(?:[.,]\d+)*"), re.compile(r"(?<=[.!?])\s+")
+
+
+@lru_cache(maxsize=1 << 16)  # a build tidies ~800k parts, most of them the same few thousand sentences
 def tidy(text: str) -> str:
     """Collapse the gaps left by empty template fields and fix the article 'a' before a vowel sound ('an audit', 'an HR
     generalist'; 'a one-off', 'a European' stay)."""
-    text = re.sub(r"[ \t]+", " ", text)
-    text = re.sub(r" *\n *", "\n", text)
-    text = re.sub(r"\ba (?=(?!one\b|one-|[Ee]u)[aeioAEIO]|HR\b)", "an ", text)
-    return text.strip()
+    text = LINE_BREAK.sub("\n", SPACES.sub(" ", text))
+    return A_BEFORE_VOWEL.sub("an ", text).strip()
 
 
 class PartTokens:
@@ -135,11 +140,11 @@ def twin(rng: random.Random, frames: list[str], good: dict, easy: dict) -> tuple
 
 
 def numbers(text: str) -> int:
-    return len(re.findall(r"\d+(?:[.,]\d+)*", text))
+    return len(NUMBER.findall(text))
 
 
 def sentences(text: str) -> int:
-    return len([s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s])
+    return len([s for s in SENTENCE_END.split(text.strip()) if s])
 
 
 def render(rng: random.Random, side: Side, other: Side, weighs: list[tuple[str, str]], reading: tuple[str, str],

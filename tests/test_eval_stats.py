@@ -10,7 +10,7 @@ from eval.aggregate import aggregate, group_label, groups
 from eval.cues import cue_scores, names_rule, sentences
 from eval.metrics import METRIC_BY_KEY, logit
 from eval.report import against_cue_table
-from eval.stats import compare, estimate, mcnemar, mean_ci
+from eval.stats import cluster_members, compare, estimate, mcnemar, mean_ci, mean_stat, resample_weights, resampled_stats
 from eval.suites import Item
 
 
@@ -35,6 +35,23 @@ def test_interval_over_seeds_and_items():
     assert math.isnan(estimate(np.zeros((1, 0))).value)
     lonely = estimate(np.array([[1.0, 0.0, 1.0]]), ["one"] * 3)  # one situation: a value, no interval
     assert lonely.value == pytest.approx(2 / 3) and math.isnan(lonely.lo) and lonely.clusters == 1
+
+
+def test_resamples_draw_whole_clusters_and_the_weighted_mean_equals_the_mean_of_the_repeated_units():
+    rng = np.random.default_rng(2)
+    clusters = rng.integers(0, 12, 50)
+    members = cluster_members(clusters)
+    unit_w, (seed_w, single) = resample_weights(members, [3, 1], np.random.default_rng(0), 200)
+    assert unit_w.shape == (200, 50) and seed_w.shape == (200, 3) and (single == 1).all()
+    assert (unit_w.sum(1) > 0).all() and (seed_w.sum(1) == 3).all()
+    for m in members:  # the units of one cluster are always drawn together, as often as their cluster
+        assert (unit_w[:, m] == unit_w[:, m[:1]]).all()
+    assert (np.bincount(unit_w[:, members[0][0]], minlength=4)[:2] > 0).all()  # a cluster drawn 0, 1, ... times
+    values = rng.random((3, 50))
+    fast = resampled_stats(values, unit_w, seed_w, mean_stat)
+    slow = resampled_stats(values, unit_w, seed_w, lambda v: float(np.mean(v)))  # each resample's units repeated
+    np.testing.assert_allclose(fast, slow, rtol=1e-12)
+    assert fast.std() > 0
 
 
 def test_mcnemar_exact_values():
