@@ -3,7 +3,7 @@
 For each model (the base, then each adapter loaded onto a fresh copy of the base):
   drift           (eval/drift.py) KL from the base and perplexity on neutral text
   held-out pairs  (eval/heldout.py) DPO reward accuracy and margin on each strategy's test pairs (adapters only;
-                  the reference's scores of the pairs are computed on the first adapter and reused)
+                  the reference's scores of the pairs are the base's, kept with its results and reused)
   (an adapter is then merged into the weights: the rest needs no reference and runs at the base model's speed)
   forced choice   (eval/scoring.py) on compliance, fact, rigidity, bias and decision items -> per-item records
   open answers    (eval/open.py) generation, embedding judge, forced choice after the answer, proxies (+ LLM judge)
@@ -13,6 +13,7 @@ Then (eval/aggregate.py): runs grouped over seeds, the table's metrics with inte
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import json
@@ -186,8 +187,9 @@ def evaluate_model(model, tokenizer, items: list[Item], bbq: list, pairs: dict[s
                    cfg: EvalConfig, *, encoder=None, adapter: Path | None = None,
                    references: dict[str, list] | None = None) -> dict:
     """Every metric of one model (see the module docstring), JSON-ready.
-    references: {pair set: the base's scores of its test pairs}, filled on the first adapter and reused by the
-    next ones (the base is the same for all)."""
+    references: {pair set: the base's log-probs of its test pairs}: the base scores them (and keeps them in its
+    results, "pair_logps"); an adapter scores those missing under adapters_disabled; both fill the dict for the
+    next adapters (the base is the same for all)."""
     start = time.time()
     out: dict = {"adapter": str(adapter) if adapter else None, "records": [], "stage_seconds": {}}
 
@@ -198,13 +200,15 @@ def evaluate_model(model, tokenizer, items: list[Item], bbq: list, pairs: dict[s
         out["drift"] = drift(model, tokenizer, precision=cfg.precision)
         lap("drift")
     references = {} if references is None else references
-    missing = [name for name in pairs if name not in references] if adapter is not None else []
+    missing = [name for name in pairs if name not in references]
     if missing:
-        with adapters_disabled(model):
+        with adapters_disabled(model) if adapter is not None else contextlib.nullcontext():
             for name in missing:
                 references[name] = score_pairs(model, tokenizer, pairs[name], precision=cfg.precision,
                                                desc=f"{name} test pairs (reference)")
         lap("test pairs reference")
+    if adapter is None and pairs:
+        out["pair_logps"] = {name: references[name] for name in pairs}
     if adapter is not None and pairs:  # the policy unmerged, as in training: the base weights' rounding in bf16
         beta = run_beta(adapter, cfg.beta)  # is then the reference's and cancels from the log-ratio
         out["heldout"] = {name: dict(preference_metrics(score_pairs(model, tokenizer, p, precision=cfg.precision,
@@ -288,7 +292,8 @@ def run(cfg: EvalConfig, done: dict[str, dict] | None = None,
                                                       [i for i in every_item if i.kind == "open"])
     if bbq:
         results["bbq"] = {"file": cfg.bbq, "examples": len(bbq)}
-    references: dict[str, list] = {}  # the base's scores of the test pairs, shared by the adapters
+    stored = done.get("base", {}).get("pair_logps", {})  # the base's log-probs of the test pairs, for the adapters
+    references = {name: stored[name] for name in pairs if len(stored.get(name, ())) == len(pairs[name])}
     for name, folder in tqdm(models, desc="models", unit="model"):
         if name in done:
             results["models"][name] = done[name]
@@ -303,6 +308,11 @@ def run(cfg: EvalConfig, done: dict[str, dict] | None = None,
         del model
         if on_model is not None:
             on_model(name, results["models"][name], results)
+    base = results["models"]["base"]
+    if pairs and "pair_logps" not in base and len(references) == len(pairs):  # a base evaluated before they were kept
+        base["pair_logps"] = dict(references)
+        if on_model is not None:
+            on_model("base", base, results)
     if "cue_scores" not in results:  # every model was done
         results["cue_scores"] = cue_controls(items, load_model(cfg.model, cache_dir=cfg.cache_dir or None)[1], training)
     results.update(aggregate(results["models"], results["cue_scores"], cfg.seed))

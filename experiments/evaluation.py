@@ -68,10 +68,9 @@ def cached_models(runs: dict[str, Path], cfg: EvalConfig, cache: Path, force: bo
 
 
 def pending(cfg: EvalConfig, runs: dict[str, Path], cache: Path) -> list[str]:
-    """The models an evaluation of `runs` would score now: none, or the base and every run not cached."""
+    """The models an evaluation of `runs` would score now: the base and every run not cached."""
     keys, cached = cached_models(runs, cfg, cache)
-    todo = [name for name in keys if name not in cached]
-    return ["base"] + [n for n in todo if n != "base"] if todo else []
+    return [name for name in keys if name not in cached]
 
 
 def work(cfg: EvalConfig) -> tuple[int, int]:

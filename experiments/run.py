@@ -157,7 +157,6 @@ def print_plan(exp: Experiment, path: str, planned: list[Planned], root: Path, e
                     and not (p.cfg and p.cfg.full_finetune)]
         finished_runs = {p.name: Path(p.cfg.out) for p in policies if p.status == "finished"}
         todo = pending(eval_cfg, finished_runs, root / "evaluations") + [p.name for p in policies if p.status != "finished"]
-        todo = (["base"] if todo and "base" not in todo else []) + todo
         ev = eval_estimate(eval_cfg, len(todo), root / "evaluations")
         print(f"evaluation: the base and {len(policies)} runs, {len(todo)} to evaluate "
               f"(limit {eval_cfg.limit or 'all'} items a kind), {budget.duration(ev)}")

@@ -62,15 +62,28 @@ def test_two_runs_end_to_end_then_skipped_then_only_the_changed_run_again(tmp_pa
     assert "| Δ b − base |" in capsys.readouterr().out
     monkeypatch.undo()
 
+    base_file = root / "evaluations" / "base.json"
+    base_entry = json.loads(base_file.read_text())
+    kept = base_entry["model"].pop("pair_logps")  # the base's log-probs of the test pairs, the adapters' reference
+    assert list(kept) == ["examples"] and len(kept["examples"]) == saved["models"]["a"]["heldout"]["examples"]["pairs"] > 0
+    assert "test pairs reference" not in json.loads((root / "evaluations" / "b.json").read_text())["model"]["stage_seconds"]
+    base_file.write_text(json.dumps(base_entry))  # as a base evaluated before they were kept
+
     scored = []
     real_run = evaluation.run
     monkeypatch.setattr(evaluation, "run", lambda cfg, **kw: scored.append(cfg.adapters) or real_run(cfg, **kw))
     write_experiment(exp, runs="{'a': base, 'b': replace(base, lora_r=4, beta=0.3)}")
+    runner.main([str(exp), "--results", str(results), "--dry-run"])
+    assert "the base and 2 runs, 1 to evaluate" in capsys.readouterr().out  # b, not the cached base
     runner.main([str(exp), "--results", str(results)])
-    assert scored == [[str(root / "b")]]  # only the changed run (and the base) scored again
+    assert scored == [[str(root / "b")]]  # only the changed run scored again
     assert [p.name.split("-")[0] for p in (root / "stale").iterdir()] == ["b"]  # its old folder kept aside
     assert all(torch.equal(first["a"][k], v) for k, v in adapter(root / "a").items())
     assert json.loads((root / "b" / "config.json").read_text())["config"]["beta"] == 0.3
+    stages = json.loads((root / "evaluations" / "b.json").read_text())["model"]["stage_seconds"]
+    assert "test pairs reference" in stages  # scored under the adapter's disabled LoRA, then kept with the base:
+    again = json.loads(base_file.read_text())["model"]["pair_logps"]["examples"]
+    assert [x for row in again for x in row] == pytest.approx([x for row in kept["examples"] for x in row], rel=1e-6)
 
 
 def test_a_cached_evaluation_key_does_not_depend_on_where_the_checkout_is(tmp_path, monkeypatch):
