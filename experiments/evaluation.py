@@ -1,12 +1,12 @@
 """The evaluation of an experiment's runs with eval.pipeline, cached per model.
 
-Each model's part of the results (results["models"][name]: per-item records, drift, held-out pairs) is kept
-in <experiment>/evaluations/<name>.json with its key: the evaluation settings, the SHA-256 of the suite, BBQ,
-label and test-pair files (without --test-pairs: the project's held-out and training pair files), the base
-model, and for a run the SHA-256 of its adapter files. A model whose key matches is not evaluated again; the
-others are evaluated in one eval.pipeline.run call, each written to the cache as soon as it is scored (an
-interruption loses at most the model being scored), and the comparison over all models (seed groups, paired
-differences) is recomputed by eval.aggregate from the cached parts.
+Each model's part of the results (results["models"][name]: per-item records, drift, held-out pairs) is kept in
+<experiment>/evaluations/<name>.json with its key: the evaluation settings, the SHA-256 of the suite, BBQ, label
+and test-pair files (without --test-pairs: the project's held-out and training pair sets, by content, so a rebuild
+into another folder with the same bytes keeps the key), the base model, and for a run the SHA-256 of its adapter
+files. A model whose key matches is not evaluated again; the others are evaluated in one eval.pipeline.run call,
+each written to the cache as soon as it is scored (an interruption loses at most the model being scored), and the
+comparison over all models (seed groups, paired differences) is recomputed by eval.aggregate from the cached parts.
 """
 from __future__ import annotations
 
@@ -39,11 +39,12 @@ def settings_key(cfg: EvalConfig) -> dict:
     if not suites and not cfg.no_suites:  # the project's folder of suites, label file included
         suites = [p for p in sorted(project_suites()[0].parent.iterdir()) if p.is_file()]
     extra = [Path(p) for p in (cfg.bbq, cfg.labels) if p] + [Path(spec.partition("=")[2]) for spec in cfg.test_pairs]
+    pair_sets = {}  # the project's built pair files, by set and content: their folder is named by the builder's code
     if not cfg.test_pairs:  # the project's held-out pairs: a change of the default data is a change of the scores
-        extra += list(project_pair_sets("test").values())
+        pair_sets |= {f"test {name}": file_sha256(path) for name, path in project_pair_sets("test").items()}
     if cfg.training_data:  # the cue controls' classifier and the fact items' seen/unseen come from these
-        extra += list(project_pair_sets("train").values())
-    return {"settings": settings, "files": files_digest(suites + extra)}
+        pair_sets |= {f"train {name}": file_sha256(path) for name, path in project_pair_sets("train").items()}
+    return {"settings": settings, "files": files_digest(suites + extra), "pair_sets": pair_sets}
 
 
 def model_key(settings: dict, adapter: Path | None) -> str:

@@ -101,6 +101,24 @@ def test_a_cached_evaluation_key_does_not_depend_on_where_the_checkout_is(tmp_pa
     assert list(evaluation.files_digest([outside])) == [str(outside)]
 
 
+def test_a_pair_set_rebuilt_into_another_folder_with_the_same_bytes_keeps_the_evaluation_key(tmp_path, monkeypatch):
+    from eval.pipeline import EvalConfig
+    from experiments import evaluation
+    cfg = EvalConfig(suites=[str(p) for p in SUITES], training_data=True)
+    folders = {}
+    for build in ("first", "rebuilt", "changed"):
+        folder = tmp_path / build
+        folder.mkdir()
+        for split in ("train", "test"):
+            (folder / f"{split}.jsonl").write_text(EXAMPLES.read_text() + ("\n" if build == "changed" else ""))
+        folders[build] = folder
+    keys = {}
+    for build, folder in folders.items():
+        monkeypatch.setattr(evaluation, "project_pair_sets", lambda split, f=folder: {"legends": f / f"{split}.jsonl"})
+        keys[build] = evaluation.model_key(evaluation.settings_key(cfg), None)
+    assert keys["first"] == keys["rebuilt"] != keys["changed"]  # the builder's folder name is not the data
+
+
 def test_an_interrupted_evaluation_keeps_every_model_it_finished(tmp_path, monkeypatch):
     from eval import pipeline
     exp, results = write_experiment(tmp_path / "tiny.py"), tmp_path / "results"
