@@ -24,9 +24,9 @@ from typing import Callable, Sequence
 
 from dpo.data import PreferencePair
 from eval.suites import Item
+from exposure.frames import sentences  # split after . ! ?, as the pair renderer counts them
 
 REGULATIONS = Path(__file__).resolve().parents[1] / "data" / "regulations.json"
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 CITE_WORDS = re.compile(r"\b(?:Directive|Regulation|Act|GDPR|Article)\b")
 RULES = ("longer", "fewer_sentences", "names_rule", "more_digits")
 
@@ -36,10 +36,6 @@ def instrument_names() -> tuple[str, ...]:
     """Short names and numbers ("2024/1781") of the instruments in data/regulations.json."""
     regs = json.loads(REGULATIONS.read_text(encoding="utf-8"))["regulations"]
     return tuple(r["short_name"] for r in regs) + tuple(r["number"].replace("(EU) ", "") for r in regs)
-
-
-def sentences(text: str) -> int:
-    return len([s for s in SENTENCE_END.split(text.strip()) if s])
 
 
 def digits(text: str) -> int:
