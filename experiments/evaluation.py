@@ -85,13 +85,14 @@ def evaluate(runs: dict[str, Path], cfg: EvalConfig, cache: Path, *, force: bool
     """(results over the base and `runs` {name: run folder} in eval.pipeline's shape, the models evaluated now)."""
     keys, cached = cached_models(runs, cfg, cache, force)
     todo = [name for name in runs if name not in cached]
-    evaluated = []
+    evaluated, scored_before = [], set(cached)
     if todo or "base" not in cached:
         def keep(name: str, entry: dict, so_far: dict) -> None:  # each model cached as soon as it is scored
             header = {k: v for k, v in so_far.items() if k != "models"}
             cached[name] = {"key": keys[name], "model": entry, **({"header": header} if name == "base" else {})}
             write_text(cache / f"{name}.json", json.dumps(cached[name], allow_nan=True))
-            evaluated.append(name)
+            if name not in scored_before:  # a cached base that only gains the test pairs' log-probs is not news
+                evaluated.append(name)
         run(dataclasses.replace(cfg, adapters=[str(runs[name]) for name in todo], runs=[]),
             done={name: c["model"] for name, c in cached.items()}, on_model=keep)
     models = {name: cached[name]["model"] for name in keys}

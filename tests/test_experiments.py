@@ -77,6 +77,7 @@ def test_two_runs_end_to_end_then_skipped_then_only_the_changed_run_again(tmp_pa
     assert "the base and 2 runs, 1 to evaluate" in capsys.readouterr().out  # b, not the cached base
     runner.main([str(exp), "--results", str(results)])
     assert scored == [[str(root / "b")]]  # only the changed run scored again
+    assert "evaluated b (the others from the cache)" in capsys.readouterr().err  # the base only gained its log-probs
     assert [p.name.split("-")[0] for p in (root / "stale").iterdir()] == ["b"]  # its old folder kept aside
     assert all(torch.equal(first["a"][k], v) for k, v in adapter(root / "a").items())
     assert json.loads((root / "b" / "config.json").read_text())["config"]["beta"] == 0.3
