@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'interrupted: ' if stats['interrupted'] else ''}{stats['kept']}/{cfg.n} legends kept in {cfg.out} "
           f"(kept ratio {stats['kept_ratio']:.2f} over {stats['attempted']} legends written)")
     print(f"this run: {run_['kept']} kept in {run_['minutes']:.1f} min = {run_['legends_per_minute']:.1f} legends/min, "
-          f"kept ratio {run_['kept'] / max(run_['attempted'], 1):.2f}")
+          f"kept ratio {run_['kept'] / max(run_['attempted'], 1):.2f}; {run_['new_tokens']} new tokens written "
+          f"({run_['new_tokens_per_second']:.0f}/s, {run_['new_tokens'] / max(run_['kept'], 1):.0f} a kept record)")
     if stats["gave_up"]:
         print(f"gave up: {cfg.patience} legends in a row kept no record; see the rejected examples in {stats_path(cfg.out)}")
     for reason, count in stats["rejected"].items():

@@ -140,6 +140,7 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
                              f"give it another --out")
     backend = backend or (make_backend(cfg) if len(kept_rows) < cfg.n else None)
     kept, start, run_attempts, interrupted, barren = len(kept_rows), time.time(), 0, False, 0
+    run_tokens = 0  # new tokens the backend wrote this run, kept or not: what the machine's speed is measured on
     saved = start
     counters: deque[Job] = deque()  # counter-legends of legends that passed, asked before new legends
     pending: dict[str, tuple] = {}  # spec id -> its legend's (text, tokens, scores, job), while counters are written
@@ -151,7 +152,9 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
                 "rejected": dict(rejected.most_common()), "rejected_examples": rejected_examples, "next_index": index,
                 "interrupted": interrupted, "gave_up": barren >= cfg.patience,
                 "last_run": {"attempted": run_attempts, "kept": kept - len(kept_rows), "minutes": round(minutes, 2),
-                             "legends_per_minute": round((kept - len(kept_rows)) / max(minutes, 1e-9), 2), **record},
+                             "legends_per_minute": round((kept - len(kept_rows)) / max(minutes, 1e-9), 2),
+                             "new_tokens": run_tokens, "new_tokens_per_second": round(run_tokens / max(minutes * 60, 1e-9), 1),
+                             **record},
                 "filters": asdict(fcfg)}
 
     def job(s: LegendSpec, attempt: int, words: int, limit: int, shots: list[dict]) -> Job:
@@ -189,6 +192,7 @@ def run(cfg: GenerateConfig, backend=None, regulations=None, fcfg: filters.Filte
                     write_text(stats_path(out), json.dumps(stats(), indent=2) + "\n")
                     saved = time.time()
                 s, attempt, shots = result.job.key
+                run_tokens += result.tokens
                 text, tokens = settle(result)
                 prompts = [m["content"] for m in result.job.messages]
                 if attempt == 0:  # a legend

@@ -210,7 +210,7 @@ class FakeBackend:
     result number `interrupt_at`."""
 
     def __init__(self, interrupt_at=None):
-        self.results, self.interrupt_at, self.jobs = 0, interrupt_at, []
+        self.results, self.interrupt_at, self.jobs, self.tokens = 0, interrupt_at, [], 0
         self.texts, self.finishes = {}, {}  # job seed -> what was written
 
     def stream(self, source, sampling):
@@ -227,6 +227,7 @@ class FakeBackend:
             if rng.random() < 0.2:  # cut at the limit in mid-sentence
                 text += " And then the whole street"
                 self.texts[job.seed], self.finishes[job.seed] = text, "length"
+                self.tokens += len(text.split())
                 yield Result(job, text, len(text.split()), "length")
                 continue
             words = text.split()
@@ -234,6 +235,7 @@ class FakeBackend:
                 words = (words * 3)[:rng.randint(job.min_new_tokens, job.max_new_tokens - 1)]
                 words[-1] += "."
             self.texts[job.seed], self.finishes[job.seed] = " ".join(words), "end"
+            self.tokens += len(words)
             yield Result(job, " ".join(words), len(words), "end")
 
 
@@ -249,6 +251,7 @@ def test_resume_after_interruption_gives_exactly_n_records_without_duplicates(tm
     rows = read_legends(out)
     assert len(rows) == 23 and len({r["id"] for r in rows}) == 23
     assert not second["interrupted"] and second["kept"] == 23
+    assert second["last_run"]["new_tokens"] == backend.tokens > 0  # every text this run wrote, kept or not
     legend_rejections = sum(v for k, v in second["rejected"].items() if k.startswith("legend:"))
     no_counter = second["rejected"].get("record:no_counter_passed", 0)
     assert second["attempted"] == 23 + legend_rejections + no_counter + second["abandoned"]
@@ -269,6 +272,19 @@ def test_resume_after_interruption_gives_exactly_n_records_without_duplicates(tm
     assert run(cfg, backend=FakeBackend(interrupt_at=1), regulations=REGS)["kept"] == 23  # already done: no call
     with pytest.raises(ValueError, match=r"legends.jsonl:1: written by smollm2-135m \(local\), this run is big"):
         run(replace(cfg, n=30, backend="openai", model="big"), backend=FakeBackend(), regulations=REGS)
+
+
+def test_generate_cli_prints_the_run_speed_in_legends_and_new_tokens(tmp_path, monkeypatch, capsys):
+    import exposure.corpus
+    import generate
+    import legends.generate
+    backend = FakeBackend()
+    monkeypatch.setattr(legends.generate, "make_backend", lambda cfg: backend)
+    monkeypatch.setattr(exposure.corpus, "load_regulations", lambda: REGS)
+    generate.main(["--n", "4", "--out", str(tmp_path / "l.jsonl"), "--few-shot", "0"])
+    out = capsys.readouterr().out
+    assert "4/4 legends kept" in out and "legends/min" in out
+    assert f"{backend.tokens} new tokens written" in out and f"{backend.tokens / 4:.0f} a kept record" in out
 
 
 def test_each_counter_follows_its_legend_with_its_length_and_examples(tmp_path):
