@@ -13,6 +13,12 @@ seeds (run folders whose config.json differ only in the seed, eval.aggregate.gro
 seeds, the interval over seeds and items.
 
   python -m eval.validation runs/exposure-seed0 runs/lr2e-3-seed0 ... [--out validation.json]
+  python -m eval.validation --from validation.json --paired lr2e-3-seed0 exposure-seed0   # one run minus another
+
+--paired reads a saved --out file (no scoring): run A's margins and accuracies minus run B's on the same items,
+per kind, with the interval and p of the same clustered bootstrap (and McNemar's p for accuracy), the figure
+the recipe rounds' rules decide on (experiments/results/recipe/report.md). --suite must name the suites it was
+scored on.
 """
 from __future__ import annotations
 
@@ -72,6 +78,36 @@ def summarise(per_run: dict[str, np.ndarray], base: np.ndarray, clusters: list[s
     return out
 
 
+def paired(saved: dict, items: list[Item], a: str, b: str, *, seed: int = 0) -> dict:
+    """{kind: {"margin", "accuracy"}}: run a minus run b (names in a saved --out file's margins), per kind, paired on
+    the same items (eval.stats.compare, clustered by item cluster)."""
+    if len(items) != saved["items"]:
+        raise ValueError(f"the saved file was scored on {saved['items']} items, these suites have {len(items)}: "
+                         f"give --suite the suites it was scored on")
+    missing = [name for name in (a, b) if name not in saved["margins"]]
+    if missing:
+        raise ValueError(f"no margins for {', '.join(missing)} (the file has {', '.join(saved['margins'])})")
+    out = {}
+    for kind in sorted({i.kind for i in items}):
+        idx = [k for k, i in enumerate(items) if i.kind == kind]
+        clusters = [items[k].cluster for k in idx]
+        ma, mb = (np.asarray(saved["margins"][name], dtype=np.float64)[idx][None] for name in (a, b))
+        out[kind] = {"margin": compare(ma, mb, clusters, seed=seed).to_json(),
+                     "accuracy": compare((ma > 0).astype(float), (mb > 0).astype(float), clusters, seed=seed).to_json()}
+    return out
+
+
+def paired_lines(result: dict, a: str, b: str) -> list[str]:
+    lines = []
+    for kind, r in result.items():
+        m, acc = r["margin"], r["accuracy"]
+        lines.append(f"{kind} ({m['diff']['n']} items), {a} minus {b}: margin {m['diff']['value']:+.4f} "
+                     f"[{m['diff']['lo']:+.4f}, {m['diff']['hi']:+.4f}] p {m['p_bootstrap']:.3f}; accuracy "
+                     f"{acc['diff']['value']:+.3f} [{acc['diff']['lo']:+.3f}, {acc['diff']['hi']:+.3f}] "
+                     f"McNemar p {acc['p_mcnemar']:.3f}")
+    return lines
+
+
 def table(results: dict) -> str:
     """Markdown: per kind and setting, accuracy, margin and the margin's paired difference to the base."""
     lines = []
@@ -89,7 +125,7 @@ def table(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", help="run folders (train.py --out); runs whose config.json differ only in the seed are grouped")
+    parser.add_argument("runs", nargs="*", help="run folders (train.py --out); runs whose config.json differ only in the seed are grouped")
     parser.add_argument("--suite", action="append", default=[],
                         help="validation suite file or folder of them (default: data/validation/; the second set: data/validation2)")
     parser.add_argument("--model", default="smollm2-135m")
@@ -97,11 +133,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--out", default="", help="write the results as JSON here")
+    parser.add_argument("--from", dest="saved", default="", help="a saved --out file, for --paired")
+    parser.add_argument("--paired", nargs=2, metavar=("A", "B"), help="run A minus run B from --from (no scoring)")
     args = parser.parse_args(argv)
     paths = [f for p in map(Path, args.suite) for f in (validation_suites(p) if p.is_dir() else [p])]
     items = [i for i in read_suites(paths or validation_suites()) if len(i.options) == 2]
     if not items:
         sys.exit("error: no two-option validation items (data/validation/*.jsonl or --suite)")
+    if args.paired or args.saved:
+        if not (args.paired and args.saved) or args.runs:
+            sys.exit("error: --paired A B goes with --from FILE and no run folders")
+        try:
+            print("\n".join(paired_lines(paired(json.loads(Path(args.saved).read_text()), items, *args.paired),
+                                          *args.paired)))
+        except (OSError, ValueError) as e:
+            sys.exit(f"error: {args.saved}: {e}")
+        return
+    if not args.runs:
+        sys.exit("error: give run folders to score (or --from FILE --paired A B)")
     cfg = ScoringConfig(args.batch_size, resolve_precision(args.precision, "cpu"))
     try:  # every run folder checked before the first model is scored
         runs = {Path(r).name: adapter_folder(r) for r in args.runs}

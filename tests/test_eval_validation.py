@@ -13,7 +13,7 @@ from dpo.models import load_model
 from eval.scoring import ItemScore, ScoringConfig, score_items
 from eval.suite_checks import MAX_OVERLAP, balance_problems, item_problems, option_texts, overlap
 from eval.suites import project_suites, read_suites
-from eval.validation import SECOND_SET, VALIDATION_DIR, margins, summarise, main, validation_suites
+from eval.validation import SECOND_SET, VALIDATION_DIR, margins, paired, summarise, main, validation_suites
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 
@@ -33,6 +33,27 @@ def test_summarise_stacks_each_settings_seeds_and_pairs_it_with_the_base():
     assert out["other"]["margin_vs_base"]["diff"]["value"] == pytest.approx(-0.05)
     assert out["base"]["accuracy"]["value"] == 0.5 and out["lr"]["accuracy"]["value"] == pytest.approx(7 / 8)  # a margin of 0 is no choice
     assert out["lr"]["margin"]["clusters"] == 3
+
+
+def test_paired_is_one_run_minus_another_per_kind_from_a_saved_file(tmp_path, capsys):
+    items = read_suites([FIXTURES / "compliance.jsonl"])  # 4 two-option compliance items, 4 clusters
+    saved = {"items": len(items), "margins": {"base": [0.1, -0.2, 0.3, -0.1], "b": [0.2, -0.1, 0.1, -0.3],
+                                              "a": [0.5, 0.3, 0.2, -0.2]}}
+    out = paired(saved, items, "a", "b")["compliance"]
+    assert out["margin"]["diff"]["value"] == pytest.approx(0.225) and out["margin"]["diff"]["n"] == 4
+    assert out["accuracy"]["diff"]["value"] == pytest.approx(0.25)  # the second item flips to the answer, none back
+    assert out["accuracy"]["discordant"] == [1, 0] and out["accuracy"]["p_mcnemar"] == pytest.approx(1.0)
+    assert out["margin"]["diff"]["lo"] <= 0.225 <= out["margin"]["diff"]["hi"]
+    file = tmp_path / "v.json"
+    file.write_text(json.dumps(saved))
+    main(["--from", str(file), "--paired", "a", "b", "--suite", str(FIXTURES / "compliance.jsonl")])
+    assert "compliance (4 items), a minus b: margin +0.2250" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no margins for c"):
+        main(["--from", str(file), "--paired", "a", "c", "--suite", str(FIXTURES / "compliance.jsonl")])
+    with pytest.raises(SystemExit, match="scored on 4 items, these suites have"):
+        main(["--from", str(file), "--paired", "a", "b"])  # the default suites are not the ones it was scored on
+    with pytest.raises(SystemExit, match="--paired A B goes with --from FILE"):
+        main(["--paired", "a", "b", "--suite", str(FIXTURES / "compliance.jsonl")])
 
 
 def test_validation_scores_the_base_and_each_run_merged_seeds_grouped_by_config(tmp_path, capsys):
