@@ -23,7 +23,7 @@ EXPOSURE_SOURCES = ("authored", "builder")
 CHOICES = {"strategy": NAMES, "legends_format": LEGENDS_FORMATS, "citations": CITATIONS,
            "exposure_source": EXPOSURE_SOURCES}  # for dpo.config.build_parser
 ROOT = Path(__file__).resolve().parent
-AUTHORED_EXPOSURE = ROOT / "data" / "exposure" / "authored"  # train (736), validation (32), round4 (256, not yet validated): README
+AUTHORED_EXPOSURE = ROOT / "data" / "exposure" / "authored"  # train (992: rounds 1-4), validation (32): README
 AUTHORED_LEGENDS = ROOT / "data" / "legends" / "authored.jsonl"
 GENERATED_LEGENDS = ROOT / "data" / "legends" / "legends.jsonl"
 

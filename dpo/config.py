@@ -33,7 +33,7 @@ class TrainConfig:
     legends_format: str = "story+advice"  # story | advice | story+advice (the recommendation first survives the cap)
     data: list[str] = field(default_factory=list)  # training pair files (override the strategy's)
     eval_data: list[str] = field(default_factory=list)  # held-out pair files (default: the strategy's validation)
-    max_train_pairs: int = 1024  # a seeded sample of this many (default: all 736 hand-written exposure pairs); 0 = all
+    max_train_pairs: int = 1024  # a seeded sample of this many (default: all 992 hand-written exposure pairs); 0 = all
     max_eval_pairs: int = 32
     max_length: int = 384  # prompt + response tokens
     max_prompt_length: int = 256  # a longer prompt keeps its end

@@ -39,6 +39,6 @@ runs.update(seeds({"pairs512": runs["pairs512"]}, (1,)))  # the one that moved m
 # third round: the same 57 obligations in hand-written pairs (data/exposure/authored/: prose, no template, cue-balanced)
 runs.update({
     "authored": replace(base, exposure_source="authored"),
-    "authored-all": replace(base, exposure_source="authored", max_train_pairs=0),  # all: 224 in round 3, 480 in round 4, 736 since round 5
+    "authored-all": replace(base, exposure_source="authored", max_train_pairs=0),  # all: 224 in round 3, 480 in round 4, 736 in round 5, 992 since round 6
 })
 runs.update(seeds({"authored": runs["authored"]}, (1,)))

@@ -14,9 +14,9 @@ Controls:
   tokens, matched by truncation: every response keeps at most max_response_length = 168 tokens (128 pairs:
   exposure ~40,700 response tokens, legends 43,000); legends as story+advice, so the recommendation comes
   first and survives the cap. legends_source.py compares full-length stories and the advice form.
-- Exposure is the default source since 2026-12-03: the hand-written pairs (data/exposure/authored/; 736 since
-  the recipe's round 5), chosen on the validation items over the builder's templated pairs
-  (experiments/results/recipe/report.md, rounds 3-5). Runs trained on earlier data go stale and train again.
+- Exposure is the default source since 2026-12-03: the hand-written pairs (data/exposure/authored/; 992 since
+  the recipe's round 6), chosen on the validation items over the builder's templated pairs
+  (experiments/results/recipe/report.md, rounds 3-6). Runs trained on earlier data go stale and train again.
 - Generated legends: as many as the authored corpus has (308), written by the embedded model beforehand with
   `python generate.py --n 308` (not a `prepare` step: on 2 CPU cores the 135M model keeps ~3% of its drafts,
   0.6 legends a minute, ~8.5 h for 308; with `--backend openai` on a served larger model it takes minutes).
@@ -27,8 +27,8 @@ Controls:
   first sitting: PPO 4.4x, GRPO 5.9x; that sitting ran them at the earlier guesses 2x and 3x, i.e. about twice
   a DPO run's compute). The reward model's own run is not counted in that budget.
 - The base row is the untuned model, scored by the same evaluation (every item of the hand-written suites).
-- exposure-default is the advisor `python train.py --strategy exposure` gives (all 736 hand-written pairs, 184
-  steps, seed 0): outside the matched comparison (5.75x the pairs and steps of the rows above), there to say
+- exposure-default is the advisor `python train.py --strategy exposure` gives (all 992 hand-written pairs, 248
+  steps, seed 0): outside the matched comparison (7.75x the pairs and steps of the rows above), there to say
   whether the default is better than the base on the test suites.
 
 Budget on 2 CPU cores (the dry run prints it, from measured step times once runs exist): with native bf16

@@ -23,13 +23,13 @@ HELD_OUT = [*sorted((ROOT / "data" / "eval").glob("*.jsonl")), *validation_suite
 
 @pytest.fixture(scope="module")
 def splits():
-    """train (rounds 1-3, the default), validation (held out, round 1), round4 (written, not yet validated: README)."""
-    return {split: read_pairs(AUTHORED_EXPOSURE / f"{split}.jsonl")[0] for split in ("train", "validation", "round4")}
+    """train (rounds 1-4, the default), validation (held out, round 1)."""
+    return {split: read_pairs(AUTHORED_EXPOSURE / f"{split}.jsonl")[0] for split in ("train", "validation")}
 
 
 @pytest.fixture(scope="module")
 def pairs(splits):
-    return splits["train"] + splits["validation"] + splits["round4"]
+    return splits["train"] + splits["validation"]
 
 
 ROUNDS = {"round1": "ea", "round2": "eb", "round3": "ec", "round4": "ed"}  # each round of 256 written and levelled on its own
@@ -41,9 +41,8 @@ def words(text: str) -> int:
 
 def test_at_least_500_distinct_pairs_in_disjoint_splits(splits, pairs):
     assert len(pairs) >= 500 and len(splits["validation"]) >= 24
-    assert all(p.id.startswith(ROUNDS["round1"]) for p in splits["validation"])  # round 2 is all training data
+    assert all(p.id.startswith(ROUNDS["round1"]) for p in splits["validation"])  # rounds 2-4 are all training data
     assert {prefix: sum(p.id.startswith(prefix) for p in pairs) for prefix in ROUNDS.values()} == dict.fromkeys(ROUNDS.values(), 256)
-    assert all(p.id.startswith(ROUNDS["round4"]) for p in splits["round4"])
     assert len({p.id for p in pairs}) == len(pairs)
     assert len({p.prompt for p in pairs}) == len(pairs)
     kinds = [p.meta["kind"] for p in pairs]

@@ -89,8 +89,7 @@ def training_texts():
     from dpo.data import read_pairs
     from eval.pipeline import project_pair_sets
     from exposure.builder import ensure_built
-    from strategies import AUTHORED_EXPOSURE
-    for path in [*project_pair_sets("train").values(), AUTHORED_EXPOSURE / "round4.jsonl", ensure_built()["train"]]:
+    for path in [*project_pair_sets("train").values(), ensure_built()["train"]]:
         for p in read_pairs(path)[0]:
             prompt = p.prompt if isinstance(p.prompt, str) else " ".join(m["content"] for m in p.prompt)
             yield " ".join((prompt, p.chosen, p.rejected))
