@@ -1,5 +1,5 @@
-"""New tokens per second: plain HF generate (batch 16, bf16 autocast) against dpo.sampling (continuous
-batching), on the same prompts, in one run.
+"""New tokens per second: plain HF generate (batch 16) against dpo.sampling (continuous batching), on the same
+prompts, in one run, both at precision "auto" (bf16 where the CPU multiplies it natively, else fp32).
 
     python bench/bench_generate.py [--model smollm2-135m] [--prompts 64] [--max-new-tokens 128]
                                    [--batch-sizes 16 32 64] [--skip-hf] [--workload short|legends]
@@ -25,7 +25,7 @@ import torch  # noqa: E402
 
 from dpo.data import encode_prompt, end_of_turn_id  # noqa: E402
 from dpo.models import load_model  # noqa: E402
-from dpo.precision import autocast  # noqa: E402
+from dpo.precision import autocast, resolve_precision  # noqa: E402
 from dpo.sampling import SamplingConfig, generate_ids  # noqa: E402
 from legends.backends import Job, LocalBackend, Sampling  # noqa: E402
 
@@ -44,7 +44,7 @@ def bench_prompts(n: int, workload: str) -> list[str | list[dict]]:
 
 
 def hf_generate(model, tokenizer, prompts, *, max_new_tokens, batch_size, seed) -> int:
-    """Plain transformers generate, left padding, bf16 autocast; returns the number of new tokens."""
+    """Plain transformers generate, left padding, autocast at precision "auto"; returns the number of new tokens."""
     tokenizer.padding_side = "left"
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     stop, total = end_of_turn_id(tokenizer), 0
@@ -54,7 +54,7 @@ def hf_generate(model, tokenizer, prompts, *, max_new_tokens, batch_size, seed) 
         length = max(map(len, seqs))
         ids = torch.tensor([[pad_id] * (length - len(s)) + s for s in seqs])
         mask = torch.tensor([[0] * (length - len(s)) + [1] * len(s) for s in seqs])
-        with torch.inference_mode(), autocast("cpu", "bf16"):
+        with torch.inference_mode(), autocast("cpu", "auto"):
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=True,
                                  temperature=0.7, top_p=0.9, top_k=0, eos_token_id=stop, pad_token_id=pad_id)
         new = out[:, length:]
@@ -113,15 +113,16 @@ def main() -> None:
     prompt_tokens = sum(len(encode_prompt(tokenizer, p)) for p in prompts) / len(prompts)
     print(f"model {args.model}, workload {args.workload}: {len(prompts)} prompts of {prompt_tokens:.0f} tokens on "
           f"average, max_new_tokens {args.max_new_tokens}, sampling temperature 0.7 top-p 0.9")
+    precision = resolve_precision("auto", "cpu")  # what both engines run at (the labels say it)
     ours(model, tokenizer, prompts[:2], max_new_tokens=4, batch_size=2, seed=0)  # warm-up
     if not args.skip_hf:
         n, s, cpu = timed(hf_generate, model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=16,
                      seed=args.seed)
-        print(f"HF generate      batch 16  bf16 autocast : {report(n, s, cpu)}", flush=True)
+        print(f"HF generate      batch 16  {precision:4s} autocast : {report(n, s, cpu)}", flush=True)
     engine, name = (ours, "dpo.sampling    ") if args.workload == "short" else (ours_legends, "LocalBackend    ")
     for bs in args.batch_sizes:
         n, s, cpu = timed(engine, model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=bs, seed=args.seed)
-        print(f"{name} batch {bs:<3d} bf16 weights  : {report(n, s, cpu)}", flush=True)
+        print(f"{name} batch {bs:<3d} {precision:4s} weights  : {report(n, s, cpu)}", flush=True)
 
 
 if __name__ == "__main__":
